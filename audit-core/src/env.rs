@@ -1,0 +1,431 @@
+//! Configuration from the environment: one variable swaps sinks per environment.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::pipeline::{Auditor, AuditorBuilder, OverflowPolicy};
+use crate::redact::Redaction;
+use crate::sink::{Fanout, Sink, StdoutFormat, StdoutSink};
+use crate::summary::Scrubber;
+
+/// The sinks used when `AUDIT_SINK` is not set.
+pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
+
+const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR` or \
+`jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N`";
+
+/// One sink named in `AUDIT_SINK`.
+///
+/// ```
+/// use audit_core::SinkSpec;
+///
+/// let specs = SinkSpec::parse_list("jsonl:./audit_logs?sync=every_batch, stdout:pretty").unwrap();
+/// assert_eq!(specs.len(), 2);
+/// assert!(SinkSpec::parse_list("kafka://broker").unwrap_err().to_string().contains("accepted"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SinkSpec {
+    /// `stdout` (JSON lines) or `stdout:pretty`.
+    Stdout(StdoutFormat),
+    /// `jsonl:DIR[?options]`.
+    #[cfg(feature = "jsonl")]
+    Jsonl(JsonlSpec),
+}
+
+/// The JSONL sink's settings from `jsonl:DIR?…`.
+#[cfg(feature = "jsonl")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonlSpec {
+    /// The directory.
+    pub dir: std::path::PathBuf,
+    /// `sync=never|every_batch|<N>ms|<N>s`.
+    pub sync: crate::jsonl::SyncPolicy,
+    /// `max_file_bytes=N`.
+    pub max_file_bytes: Option<u64>,
+    /// `compress=gzip|zstd`.
+    pub compression: crate::jsonl::Compression,
+    /// `max_age_days=N`.
+    pub max_age_days: Option<u32>,
+    /// `max_files=N`.
+    pub max_files: Option<usize>,
+}
+
+fn invalid(
+    var: &str,
+    value: &str,
+    reason: impl Into<String>,
+    accepted: &'static str,
+) -> ConfigError {
+    ConfigError::Invalid {
+        var: var.to_owned(),
+        value: value.to_owned(),
+        reason: reason.into(),
+        accepted,
+    }
+}
+
+impl SinkSpec {
+    /// Parses a comma-separated list, as in `AUDIT_SINK`.
+    pub fn parse_list(list: &str) -> Result<Vec<SinkSpec>, ConfigError> {
+        let specs: Vec<SinkSpec> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(SinkSpec::parse)
+            .collect::<Result<_, _>>()?;
+        if specs.is_empty() {
+            return Err(invalid("AUDIT_SINK", list, "no sink named", SINK_ACCEPTED));
+        }
+        Ok(specs)
+    }
+
+    /// Parses one sink.
+    pub fn parse(spec: &str) -> Result<SinkSpec, ConfigError> {
+        let fail = |reason: String| invalid("AUDIT_SINK", spec, reason, SINK_ACCEPTED);
+        match spec {
+            "stdout" | "stdout:json" => return Ok(SinkSpec::Stdout(StdoutFormat::Json)),
+            "stdout:pretty" => return Ok(SinkSpec::Stdout(StdoutFormat::Pretty)),
+            _ => {}
+        }
+        if let Some(rest) = spec.strip_prefix("jsonl:") {
+            #[cfg(feature = "jsonl")]
+            return parse_jsonl(rest).map(SinkSpec::Jsonl).map_err(fail);
+            #[cfg(not(feature = "jsonl"))]
+            {
+                let _ = rest;
+                return Err(fail(
+                    "the `jsonl` feature of audit-core is not enabled".into(),
+                ));
+            }
+        }
+        let scheme = spec.split(':').next().unwrap_or(spec);
+        Err(fail(format!("unknown sink `{scheme}`")))
+    }
+
+    /// Opens the sink.
+    pub fn open(&self) -> Result<Box<dyn Sink>, ConfigError> {
+        match self {
+            SinkSpec::Stdout(format) => Ok(Box::new(StdoutSink::new(*format))),
+            #[cfg(feature = "jsonl")]
+            SinkSpec::Jsonl(spec) => {
+                let mut builder = crate::jsonl::JsonlSink::builder(&spec.dir)
+                    .sync(spec.sync)
+                    .compression(spec.compression);
+                if let Some(bytes) = spec.max_file_bytes {
+                    builder = builder.max_file_bytes(bytes);
+                }
+                if let Some(days) = spec.max_age_days {
+                    builder = builder.max_age_days(days);
+                }
+                if let Some(files) = spec.max_files {
+                    builder = builder.max_files(files);
+                }
+                let sink = builder.open().map_err(|source| ConfigError::Sink {
+                    spec: format!("jsonl:{}", spec.dir.display()),
+                    source,
+                })?;
+                Ok(Box::new(sink))
+            }
+        }
+    }
+}
+
+#[cfg(feature = "jsonl")]
+fn parse_jsonl(rest: &str) -> Result<JsonlSpec, String> {
+    use crate::jsonl::{Compression, SyncPolicy};
+    let (dir, options) = rest.split_once('?').unwrap_or((rest, ""));
+    if dir.is_empty() {
+        return Err("`jsonl:` needs a directory, as in `jsonl:./audit_logs`".into());
+    }
+    let mut spec = JsonlSpec {
+        dir: dir.into(),
+        sync: SyncPolicy::Never,
+        max_file_bytes: None,
+        compression: Compression::None,
+        max_age_days: None,
+        max_files: None,
+    };
+    fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+        value
+            .parse()
+            .map_err(|_| format!("option `{key}` takes a whole number, not `{value}`"))
+    }
+    for option in options.split('&').filter(|o| !o.is_empty()) {
+        let (key, value) = option
+            .split_once('=')
+            .ok_or_else(|| format!("option `{option}` has no `=value`"))?;
+        match key {
+            "sync" => spec.sync = match value {
+                "never" => SyncPolicy::Never,
+                "every_batch" => SyncPolicy::EveryBatch,
+                interval => SyncPolicy::Interval(parse_duration(interval).ok_or_else(|| {
+                    format!("option `sync` takes never, every_batch or an interval like 500ms or 2s, not `{value}`")
+                })?),
+            },
+            "max_file_bytes" => spec.max_file_bytes = Some(number(key, value)?),
+            "max_age_days" => spec.max_age_days = Some(number(key, value)?),
+            "max_files" => spec.max_files = Some(number(key, value)?),
+            "compress" => spec.compression = match value {
+                "none" => Compression::None,
+                #[cfg(feature = "gzip")]
+                "gzip" | "gz" => Compression::Gzip,
+                #[cfg(feature = "zstd")]
+                "zstd" | "zst" => Compression::Zstd,
+                other => return Err(format!(
+                    "option `compress` takes none, gzip (feature `gzip`) or zstd (feature `zstd`), not `{other}`"
+                )),
+            },
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    Ok(spec)
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    if let Some(ms) = text.strip_suffix("ms") {
+        return ms.parse().ok().map(Duration::from_millis);
+    }
+    text.strip_suffix('s')?
+        .parse()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Reads the auditor's configuration from `lookup` (the environment in [`Auditor::from_env`]).
+///
+/// | variable | values | default |
+/// |---|---|---|
+/// | `AUDIT_ENABLED` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) | `true` |
+/// | `AUDIT_SINK` | see [`SinkSpec`] | [`DEFAULT_SINK`] |
+/// | `AUDIT_OVERFLOW` | `block`, `drop_newest`, `strict` | `block` |
+/// | `AUDIT_QUEUE_CAPACITY` | a positive number | 8192 |
+/// | `AUDIT_BATCH_SIZE` | a positive number | 1024 |
+/// | `AUDIT_PSEUDONYMIZE_KEY` | a secret: users are logged as HMAC-SHA256 pseudonyms | unset |
+#[derive(Debug, Clone)]
+pub struct EnvConfig {
+    /// `AUDIT_ENABLED`.
+    pub enabled: bool,
+    /// `AUDIT_SINK`.
+    pub sinks: Vec<SinkSpec>,
+    /// Everything else.
+    pub builder: AuditorBuilder,
+}
+
+impl EnvConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, with `default_sink` when `AUDIT_SINK` is unset.
+    pub fn from_lookup_with_default(
+        lookup: impl Fn(&str) -> Option<String>,
+        default_sink: &str,
+    ) -> Result<Self, ConfigError> {
+        let enabled = match lookup("AUDIT_ENABLED") {
+            None => true,
+            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+                "" | "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(invalid(
+                        "AUDIT_ENABLED",
+                        &value,
+                        "not a boolean",
+                        "true or false (also 1/0, yes/no, on/off)",
+                    ))
+                }
+            },
+        };
+        let sinks =
+            SinkSpec::parse_list(&lookup("AUDIT_SINK").unwrap_or_else(|| default_sink.to_owned()))?;
+        let mut builder = AuditorBuilder::default();
+        if let Some(value) = lookup("AUDIT_OVERFLOW") {
+            builder = builder.overflow(match value.trim().to_ascii_lowercase().as_str() {
+                "block" => OverflowPolicy::Block,
+                "drop_newest" | "drop-newest" => OverflowPolicy::DropNewest,
+                "strict" => OverflowPolicy::Strict,
+                _ => {
+                    return Err(invalid(
+                        "AUDIT_OVERFLOW",
+                        &value,
+                        "unknown policy",
+                        "block, drop_newest or strict",
+                    ))
+                }
+            });
+        }
+        let positive = |var: &str| -> Result<Option<usize>, ConfigError> {
+            match lookup(var) {
+                None => Ok(None),
+                Some(value) => match value.trim().parse::<usize>() {
+                    Ok(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(invalid(
+                        var,
+                        &value,
+                        "not a positive whole number",
+                        "a number such as 8192",
+                    )),
+                },
+            }
+        };
+        if let Some(capacity) = positive("AUDIT_QUEUE_CAPACITY")? {
+            builder = builder.queue_capacity(capacity);
+        }
+        if let Some(batch) = positive("AUDIT_BATCH_SIZE")? {
+            builder = builder.batch_size(batch);
+        }
+        if let Some(key) = lookup("AUDIT_PSEUDONYMIZE_KEY").filter(|k| !k.is_empty()) {
+            builder = builder.scrubber(Scrubber::new(
+                Default::default(),
+                Redaction::default().pseudonymize_users(key),
+            ));
+        }
+        Ok(EnvConfig {
+            enabled,
+            sinks,
+            builder,
+        })
+    }
+
+    /// Reads variables through `lookup`, with [`DEFAULT_SINK`] when `AUDIT_SINK` is unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_with_default(lookup, DEFAULT_SINK)
+    }
+
+    /// Opens the sinks and starts the auditor (a disabled one when `AUDIT_ENABLED=false`).
+    pub fn build(self) -> Result<Auditor, ConfigError> {
+        if !self.enabled {
+            return Ok(Auditor::disabled());
+        }
+        let mut sinks = self
+            .sinks
+            .iter()
+            .map(SinkSpec::open)
+            .collect::<Result<Vec<_>, _>>()?;
+        if sinks.len() == 1 {
+            if let Some(sink) = sinks.pop() {
+                return self.builder.build(sink);
+            }
+        }
+        self.builder.build(Fanout::new(sinks))
+    }
+}
+
+impl Auditor {
+    /// An auditor configured from the environment (see [`EnvConfig`]): how users swap sinks
+    /// per environment with one variable, `AUDIT_SINK`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // AUDIT_SINK=jsonl:./audit_logs,stdout:pretty
+    /// let auditor = audit_core::Auditor::from_env()?;
+    /// // … serve …
+    /// auditor.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_env() -> Result<Auditor, ConfigError> {
+        EnvConfig::from_env()?.build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<EnvConfig, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EnvConfig::from_lookup(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_to_jsonl_in_audit_logs() {
+        let c = config(&[]).unwrap();
+        assert!(c.enabled);
+        assert!(
+            matches!(&c.sinks[..], [SinkSpec::Jsonl(spec)] if spec.dir == std::path::Path::new("./audit_logs"))
+        );
+    }
+
+    #[test]
+    fn parses_sink_lists_and_options() {
+        let c = config(&[(
+            "AUDIT_SINK",
+            "stdout, stdout:pretty,jsonl:/var/log/audit?sync=250ms&max_file_bytes=1000&max_age_days=90&max_files=7",
+        )])
+        .unwrap();
+        assert_eq!(c.sinks[0], SinkSpec::Stdout(StdoutFormat::Json));
+        assert_eq!(c.sinks[1], SinkSpec::Stdout(StdoutFormat::Pretty));
+        let SinkSpec::Jsonl(spec) = &c.sinks[2] else {
+            panic!()
+        };
+        assert_eq!(
+            spec.sync,
+            crate::jsonl::SyncPolicy::Interval(Duration::from_millis(250))
+        );
+        assert_eq!(
+            (spec.max_file_bytes, spec.max_age_days, spec.max_files),
+            (Some(1000), Some(90), Some(7))
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable_and_what_is_accepted() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("AUDIT_SINK", "kafka://x", "unknown sink `kafka`"),
+            ("AUDIT_SINK", "jsonl:", "needs a directory"),
+            ("AUDIT_SINK", "jsonl:./d?sync=sometimes", "option `sync`"),
+            (
+                "AUDIT_SINK",
+                "jsonl:./d?colour=red",
+                "unknown option `colour`",
+            ),
+            ("AUDIT_SINK", " , ", "no sink named"),
+            ("AUDIT_ENABLED", "maybe", "true or false"),
+            ("AUDIT_OVERFLOW", "yolo", "block, drop_newest or strict"),
+            ("AUDIT_QUEUE_CAPACITY", "0", "positive"),
+        ];
+        for (var, value, needle) in cases {
+            let err = config(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{var}=")), "{err}");
+            assert!(err.contains(needle), "{err}");
+            assert!(err.contains("accepted"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn disabled_auditor_records_nothing() {
+        let auditor = config(&[("AUDIT_ENABLED", "false")])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(!auditor.is_enabled());
+        auditor.record(crate::AuditEntry::new("x")).await.unwrap();
+        auditor.shutdown().await.unwrap();
+        assert_eq!(auditor.stats(), crate::Stats::default());
+    }
+
+    #[tokio::test]
+    async fn builds_a_fanout_of_the_named_sinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = format!("jsonl:{},stdout:pretty", dir.path().display());
+        let auditor = config(&[("AUDIT_SINK", &sink), ("AUDIT_OVERFLOW", "strict")])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(auditor.overflow(), Some(OverflowPolicy::Strict));
+        auditor
+            .record(crate::AuditEntry::new("from_env"))
+            .await
+            .unwrap();
+        auditor.shutdown().await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1);
+    }
+}

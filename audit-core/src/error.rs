@@ -1,0 +1,107 @@
+//! The errors of this crate: each says what failed and what to do about it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A sink could not write, flush or close.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// A file operation failed.
+    #[error("audit sink could not {action} {path}: {source} (check that the directory exists, is writable and the disk has room)")]
+    Io {
+        /// What was being done (`open`, `write`, `sync`, …).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An entry could not be serialised (a custom field holding a non-finite float, for instance).
+    #[error("audit entry {id} could not be serialised: {source}")]
+    Serialize {
+        /// The entry's id.
+        id: uuid::Uuid,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The sink was closed and takes no more entries.
+    #[error("audit sink {0} is closed and takes no more entries")]
+    Closed(&'static str),
+    /// Several sinks failed (from [`Fanout`](crate::Fanout) or [`Fallback`](crate::Fallback)).
+    #[error("{} audit sinks failed: {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Several(Vec<SinkError>),
+    /// An error from a sink outside this crate.
+    #[error("{0}")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl SinkError {
+    /// Wraps any error of a user's own sink.
+    pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        SinkError::Other(error.into())
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        SinkError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// [`Auditor::record`](crate::Auditor::record) did not take the entry.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The auditor was shut down.
+    #[error("the auditor is shut down: entries recorded after shutdown() are not written")]
+    Closed,
+    /// The queue was full under [`OverflowPolicy::DropNewest`](crate::OverflowPolicy::DropNewest);
+    /// the drop is counted and reported in the log as an `audit.dropped` entry.
+    #[error("the audit queue is full (capacity {capacity}): the entry was dropped and counted (raise the capacity or use OverflowPolicy::Block)")]
+    QueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// Under [`OverflowPolicy::Strict`](crate::OverflowPolicy::Strict): the sink did not durably accept the entry.
+    #[error("the audit entry was not durably written: {0}")]
+    Sink(Arc<SinkError>),
+}
+
+/// The configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An environment variable (or a configuration string) holds a value that is not accepted.
+    #[error("{var}={value:?} is not valid: {reason}; accepted: {accepted}")]
+    Invalid {
+        /// The variable's name.
+        var: String,
+        /// The value found.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+        /// What would be accepted.
+        accepted: &'static str,
+    },
+    /// A sink could not be opened.
+    #[error("the audit sink {spec:?} could not be opened: {source}")]
+    Sink {
+        /// The sink's specification.
+        spec: String,
+        /// Why.
+        #[source]
+        source: SinkError,
+    },
+    /// The auditor was built outside a tokio runtime.
+    #[error("no tokio runtime is running: build the Auditor inside one (for example in an async fn under #[tokio::main])")]
+    NoRuntime,
+}

@@ -1,0 +1,406 @@
+//! The pipeline: a cheap [`Auditor`] handle, a bounded queue, and one background writer task
+//! that batches entries into the sink.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::entry::AuditEntry;
+use crate::error::{ConfigError, RecordError, SinkError};
+use crate::sink::Sink;
+use crate::summary::Scrubber;
+
+mod retry;
+mod worker;
+
+pub use retry::RetryPolicy;
+pub use worker::DROPPED_ENDPOINT;
+
+/// What [`Auditor::record`] does when the queue is full, and what it promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverflowPolicy {
+    /// The caller waits for room: nothing is lost, a slow sink slows callers (back-pressure).
+    #[default]
+    Block,
+    /// The caller never waits: entries that find the queue full are dropped and counted, and the
+    /// gap is written into the log as an `audit.dropped` entry (count and time window).
+    DropNewest,
+    /// `record` returns only once the sink has durably accepted the entry (one flush serves a
+    /// whole batch: group commit), and returns the failure otherwise: "no action without an
+    /// audit record".
+    Strict,
+}
+
+/// Counters of an [`Auditor`], from [`Auditor::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Entries accepted into the queue.
+    pub recorded: u64,
+    /// Entries the sink accepted (including `audit.dropped` reports).
+    pub written: u64,
+    /// Entries dropped because the queue was full ([`OverflowPolicy::DropNewest`]).
+    pub dropped: u64,
+    /// Batches given up after every retry failed.
+    pub failed_batches: u64,
+    /// Entries in those batches.
+    pub failed_entries: u64,
+    /// Retried sink calls.
+    pub retries: u64,
+    /// Entries waiting in the queue now.
+    pub queue_depth: usize,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    recorded: AtomicU64,
+    written: AtomicU64,
+    dropped: AtomicU64,
+    failed_batches: AtomicU64,
+    failed_entries: AtomicU64,
+    retries: AtomicU64,
+    /// Drops not yet reported in the log, and the window they fall in (µs since the epoch).
+    unreported_drops: AtomicU64,
+    drop_window_start: AtomicU64,
+    drop_window_end: AtomicU64,
+}
+
+pub(crate) enum Msg {
+    Entry(AuditEntry),
+    Strict(AuditEntry, Ack),
+    Flush(Ack),
+    Shutdown(Ack),
+}
+
+pub(crate) type Ack = oneshot::Sender<Result<(), Arc<SinkError>>>;
+
+/// Configures an [`Auditor`]; made by [`Auditor::builder`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use audit_core::{Auditor, MemorySink, OverflowPolicy};
+///
+/// let auditor = Auditor::builder()
+///     .overflow(OverflowPolicy::DropNewest)
+///     .queue_capacity(4096)
+///     .batch_size(512)
+///     .max_batch_wait(Duration::from_millis(2))
+///     .build(MemorySink::new())
+///     .unwrap();
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuditorBuilder {
+    overflow: OverflowPolicy,
+    capacity: usize,
+    batch_size: usize,
+    max_batch_wait: Option<Duration>,
+    retry: RetryPolicy,
+    scrubber: Scrubber,
+}
+
+impl Default for AuditorBuilder {
+    fn default() -> Self {
+        AuditorBuilder {
+            overflow: OverflowPolicy::default(),
+            capacity: 8192,
+            batch_size: 1024,
+            max_batch_wait: None,
+            retry: RetryPolicy::default(),
+            scrubber: Scrubber::default(),
+        }
+    }
+}
+
+impl AuditorBuilder {
+    /// The overflow policy (default [`OverflowPolicy::Block`]).
+    pub fn overflow(mut self, overflow: OverflowPolicy) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// How many entries the queue holds (default 8192). Memory is bounded by this times the
+    /// size of a summarised entry.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// The most entries handed to the sink at once (default 1024).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// How long the writer waits for a batch to fill once its first entry arrived (default
+    /// 5 ms; 0 in [`OverflowPolicy::Strict`], where callers wait for the write). Waiting
+    /// turns many small writes into a few large ones and spares callers the cost of waking
+    /// the writer on every entry.
+    pub fn max_batch_wait(mut self, wait: Duration) -> Self {
+        self.max_batch_wait = Some(wait);
+        self
+    }
+
+    /// How failed sink writes are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The redaction and summary limits producers use ([`Auditor::scrubber`]); pseudonymisation
+    /// of users set here is applied by the writer to every entry.
+    pub fn scrubber(mut self, scrubber: Scrubber) -> Self {
+        self.scrubber = scrubber;
+        self
+    }
+
+    /// Starts the writer task on the current tokio runtime, writing to `sink`.
+    ///
+    /// Fails with [`ConfigError::NoRuntime`] outside a tokio runtime.
+    pub fn build(self, sink: impl Sink) -> Result<Auditor, ConfigError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
+        let (tx, rx) = mpsc::channel(self.capacity);
+        let counters = Arc::new(Counters::default());
+        let max_batch_wait = self.max_batch_wait.unwrap_or(match self.overflow {
+            OverflowPolicy::Strict => Duration::ZERO,
+            _ => Duration::from_millis(5),
+        });
+        let worker = worker::Worker {
+            rx,
+            sink: Box::new(sink),
+            batch_size: self.batch_size,
+            max_batch_wait,
+            retry: self.retry,
+            redaction: self.scrubber.redaction.clone(),
+            counters: counters.clone(),
+        };
+        let handle = runtime.spawn(worker.run());
+        Ok(Auditor {
+            inner: Some(Arc::new(Shared {
+                tx,
+                overflow: self.overflow,
+                capacity: self.capacity,
+                counters,
+                scrubber: self.scrubber,
+                worker: Mutex::new(Some(handle)),
+                shut_down: AtomicBool::new(false),
+            })),
+        })
+    }
+}
+
+/// The handle that records audit entries: cheap to clone, safe to share across tasks.
+///
+/// Entries go into a bounded queue; one background task forms batches and writes them to the
+/// sink, retrying failures. Call [`Auditor::shutdown`] before the program exits to drain the
+/// queue and flush the sink.
+///
+/// **If you forget `shutdown`:** when the last handle is dropped, the writer still drains the
+/// queue and closes the sink, but only while the tokio runtime keeps running; entries still
+/// queued when the runtime itself stops (returning from `#[tokio::main]`) are lost.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use audit_core::{AuditEntry, Auditor, MemorySink};
+///
+/// let sink = MemorySink::new();
+/// let auditor = Auditor::builder().build(sink.clone()).unwrap();
+/// let mut entry = AuditEntry::new("invoice_send");
+/// entry.user = "alice".into();
+/// auditor.record(entry).await.unwrap();
+/// auditor.shutdown().await.unwrap();
+/// assert_eq!(sink.len(), 1);
+/// assert_eq!(auditor.stats().written, 1);
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct Auditor {
+    inner: Option<Arc<Shared>>,
+}
+
+struct Shared {
+    tx: mpsc::Sender<Msg>,
+    overflow: OverflowPolicy,
+    capacity: usize,
+    counters: Arc<Counters>,
+    scrubber: Scrubber,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    shut_down: AtomicBool,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            None => f.write_str("Auditor(disabled)"),
+            Some(shared) => f
+                .debug_struct("Auditor")
+                .field("overflow", &shared.overflow)
+                .field("capacity", &shared.capacity)
+                .field("stats", &self.stats())
+                .finish(),
+        }
+    }
+}
+
+impl Auditor {
+    /// A builder with the defaults: [`OverflowPolicy::Block`], a queue of 8192, batches of 1024.
+    pub fn builder() -> AuditorBuilder {
+        AuditorBuilder::default()
+    }
+
+    /// An auditor that records nothing (what `AUDIT_ENABLED=false` gives). Every call returns at once.
+    pub fn disabled() -> Self {
+        Auditor { inner: None }
+    }
+
+    /// Whether entries are recorded at all.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The overflow policy in force (`None` when disabled).
+    pub fn overflow(&self) -> Option<OverflowPolicy> {
+        self.inner.as_ref().map(|shared| shared.overflow)
+    }
+
+    /// The redaction and summary limits that producers (the layer, the macro) apply to captured data.
+    pub fn scrubber(&self) -> &Scrubber {
+        static DEFAULT: std::sync::OnceLock<Scrubber> = std::sync::OnceLock::new();
+        match &self.inner {
+            Some(shared) => &shared.scrubber,
+            None => DEFAULT.get_or_init(Scrubber::default),
+        }
+    }
+
+    /// Records `entry` according to the overflow policy. Never does I/O on the caller's task:
+    /// under `Block` it waits only for room in the queue, under `DropNewest` never, under
+    /// `Strict` until the sink has durably written the entry.
+    pub async fn record(&self, entry: AuditEntry) -> Result<(), RecordError> {
+        let Some(shared) = &self.inner else {
+            return Ok(());
+        };
+        match shared.overflow {
+            OverflowPolicy::Block => {
+                shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
+                shared.tx.send(Msg::Entry(entry)).await.map_err(|_| {
+                    shared.counters.recorded.fetch_sub(1, Ordering::Relaxed);
+                    RecordError::Closed
+                })
+            }
+            OverflowPolicy::DropNewest => match shared.tx.try_send(Msg::Entry(entry)) {
+                Ok(()) => {
+                    shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    shared.counters.note_drop();
+                    Err(RecordError::QueueFull {
+                        capacity: shared.capacity,
+                    })
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(RecordError::Closed),
+            },
+            OverflowPolicy::Strict => {
+                let (ack, done) = oneshot::channel();
+                shared
+                    .tx
+                    .send(Msg::Strict(entry, ack))
+                    .await
+                    .map_err(|_| RecordError::Closed)?;
+                shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
+                match done.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(RecordError::Sink(e)),
+                    Err(_) => Err(RecordError::Closed),
+                }
+            }
+        }
+    }
+
+    /// Waits until every entry recorded before this call is written and flushed (made durable).
+    pub async fn flush(&self) -> Result<(), RecordError> {
+        let Some(shared) = &self.inner else {
+            return Ok(());
+        };
+        let (ack, done) = oneshot::channel();
+        shared
+            .tx
+            .send(Msg::Flush(ack))
+            .await
+            .map_err(|_| RecordError::Closed)?;
+        match done.await {
+            Ok(result) => result.map_err(RecordError::Sink),
+            Err(_) => Err(RecordError::Closed),
+        }
+    }
+
+    /// Drains the queue, writes and flushes every entry recorded before it, closes the sink and
+    /// stops the writer. Later `record` calls (from any clone) return [`RecordError::Closed`].
+    /// Calling it again returns `Ok` at once.
+    ///
+    /// Returns the sink's error if the final flush or close failed, or if entries had to be
+    /// given up (see [`Stats::failed_entries`]).
+    pub async fn shutdown(&self) -> Result<(), RecordError> {
+        let Some(shared) = &self.inner else {
+            return Ok(());
+        };
+        if shared.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (ack, done) = oneshot::channel();
+        let sent = shared.tx.send(Msg::Shutdown(ack)).await;
+        let result = match (sent, done.await) {
+            (Ok(()), Ok(result)) => result.map_err(RecordError::Sink),
+            _ => Err(RecordError::Closed),
+        };
+        let worker = shared
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(worker) = worker {
+            if let Err(e) = worker.await {
+                tracing::error!(error = %e, "the audit writer task failed");
+            }
+        }
+        result
+    }
+
+    /// The pipeline's counters.
+    pub fn stats(&self) -> Stats {
+        let Some(shared) = &self.inner else {
+            return Stats::default();
+        };
+        let c = &shared.counters;
+        Stats {
+            recorded: c.recorded.load(Ordering::Relaxed),
+            written: c.written.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            failed_batches: c.failed_batches.load(Ordering::Relaxed),
+            failed_entries: c.failed_entries.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            queue_depth: shared.tx.max_capacity() - shared.tx.capacity(),
+        }
+    }
+}
+
+fn now_micros() -> u64 {
+    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    u64::try_from(nanos / 1000).unwrap_or(0)
+}
+
+impl Counters {
+    fn note_drop(&self) {
+        let now = now_micros();
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        let _ =
+            self.drop_window_start
+                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        self.drop_window_end.fetch_max(now, Ordering::Relaxed);
+        self.unreported_drops.fetch_add(1, Ordering::Release);
+    }
+}

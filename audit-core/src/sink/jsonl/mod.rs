@@ -1,0 +1,520 @@
+//! The JSONL file sink: daily files of one JSON entry per line, the embedded default.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use time::Date;
+use tokio::task::JoinHandle;
+
+use super::Sink;
+use crate::entry::AuditEntry;
+use crate::error::SinkError;
+
+mod archive;
+mod naming;
+mod repair;
+
+pub use archive::{Compression, Retention};
+
+/// When the JSONL sink calls `fdatasync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// Leave it to the operating system (fastest; a machine crash may lose the last seconds).
+    #[default]
+    Never,
+    /// After every batch: one sync serves the whole batch (group commit).
+    EveryBatch,
+    /// After a batch when the last sync is older than this.
+    Interval(Duration),
+}
+
+/// Writes entries to `audit_YYYY-MM-DD.jsonl` files (UTC date of the entry) in one directory.
+///
+/// - The directory is created with mode 0700, files with mode 0600.
+/// - Each batch is serialised first, then written as whole lines with a single `write` per file;
+///   a failed write is rolled back (truncated), so a retry never duplicates or tears a line.
+/// - On open, a torn last line left by a crash is cut off, so every file is valid JSONL; this is
+///   counted ([`JsonlSink::repaired_files`]) and logged with `tracing`.
+/// - Files rotate at the UTC day boundary and, optionally, by size (`audit_YYYY-MM-DD.1.jsonl`, …).
+///   The previous day's file stays open for one more day for calls that started before midnight.
+/// - Closed files can be compressed (gzip, zstd) and deleted by age or count in the background.
+///
+/// File I/O runs on tokio's blocking pool, never on the runtime's worker threads.
+///
+/// ```no_run
+/// # fn main() -> Result<(), audit_core::SinkError> {
+/// use audit_core::jsonl::{Compression, JsonlSink, SyncPolicy};
+///
+/// let sink = JsonlSink::builder("./audit_logs")
+///     .sync(SyncPolicy::EveryBatch)
+///     .max_file_bytes(256 * 1024 * 1024)
+///     .compression(Compression::Gzip)
+///     .max_age_days(90)
+///     .open()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct JsonlSink {
+    config: Arc<Config>,
+    files: Option<Files>,
+    archiving: Vec<JoinHandle<()>>,
+    /// Held by each archiving task, so compression and retention never race each other.
+    archive_lock: Arc<std::sync::Mutex<()>>,
+    repaired: Arc<AtomicU64>,
+}
+
+/// Configures a [`JsonlSink`]; made by [`JsonlSink::builder`].
+#[derive(Debug, Clone)]
+pub struct JsonlSinkBuilder {
+    config: Config,
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    dir: PathBuf,
+    sync: SyncPolicy,
+    max_file_bytes: Option<u64>,
+    compression: Compression,
+    retention: Retention,
+}
+
+impl JsonlSinkBuilder {
+    /// When to `fdatasync` (default [`SyncPolicy::Never`]).
+    pub fn sync(mut self, sync: SyncPolicy) -> Self {
+        self.config.sync = sync;
+        self
+    }
+
+    /// Starts a new file (`.1`, `.2`, …) before one would grow past this size.
+    pub fn max_file_bytes(mut self, bytes: u64) -> Self {
+        self.config.max_file_bytes = Some(bytes);
+        self
+    }
+
+    /// Compresses files once closed (default none).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.config.compression = compression;
+        self
+    }
+
+    /// Deletes files dated more than `days` days before today.
+    pub fn max_age_days(mut self, days: u32) -> Self {
+        self.config.retention.max_age_days = Some(days);
+        self
+    }
+
+    /// Keeps at most the newest `files` files.
+    pub fn max_files(mut self, files: usize) -> Self {
+        self.config.retention.max_files = Some(files);
+        self
+    }
+
+    /// Creates the directory if needed, repairs torn files and finishes interrupted compression.
+    pub fn open(self) -> Result<JsonlSink, SinkError> {
+        let config = self.config;
+        create_private_dir(&config.dir)
+            .map_err(|e| SinkError::io("create directory", &config.dir, e))?;
+        archive::clean_interrupted(&config.dir)
+            .map_err(|e| SinkError::io("clean up", &config.dir, e))?;
+        let repaired = Arc::new(AtomicU64::new(0));
+        let scan = naming::scan(&config.dir).map_err(|e| SinkError::io("list", &config.dir, e))?;
+        for file in scan.iter().filter(|f| f.compressed.is_none()) {
+            let mut handle = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&file.path)
+                .map_err(|e| SinkError::io("open", &file.path, e))?;
+            let cut = repair::repair_torn_tail(&mut handle, &file.path)
+                .map_err(|e| SinkError::io("repair", &file.path, e))?;
+            if cut > 0 {
+                repaired.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let config = Arc::new(config);
+        Ok(JsonlSink {
+            files: Some(Files::new(config.clone())),
+            config,
+            archiving: Vec::new(),
+            archive_lock: Arc::default(),
+            repaired,
+        })
+    }
+}
+
+impl JsonlSink {
+    /// Opens a sink writing to `dir` with the default settings.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, SinkError> {
+        Self::builder(dir).open()
+    }
+
+    /// A builder for a sink writing to `dir`.
+    pub fn builder(dir: impl Into<PathBuf>) -> JsonlSinkBuilder {
+        JsonlSinkBuilder {
+            config: Config {
+                dir: dir.into(),
+                sync: SyncPolicy::default(),
+                max_file_bytes: None,
+                compression: Compression::default(),
+                retention: Retention::default(),
+            },
+        }
+    }
+
+    /// The directory written to.
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    /// How many files had a torn last line repaired when the sink was opened.
+    pub fn repaired_files(&self) -> u64 {
+        self.repaired.load(Ordering::Relaxed)
+    }
+
+    /// Runs `op` on the file state in the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &mut self,
+        op: impl FnOnce(&mut Files) -> Result<T, SinkError> + Send + 'static,
+    ) -> Result<T, SinkError> {
+        let mut files = self
+            .files
+            .take()
+            .unwrap_or_else(|| Files::new(self.config.clone()));
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = op(&mut files);
+            (files, result)
+        })
+        .await;
+        match joined {
+            Ok((files, result)) => {
+                self.files = Some(files);
+                result
+            }
+            // The state is lost with the panicked task; the next call reopens the files.
+            Err(join) => Err(SinkError::other(join)),
+        }
+    }
+
+    fn archive(&mut self, closed: Vec<PathBuf>, open: Vec<PathBuf>) {
+        self.archiving.retain(|task| !task.is_finished());
+        let config = self.config.clone();
+        let has_retention = config.retention != Retention::default();
+        if closed.is_empty() || (config.compression == Compression::None && !has_retention) {
+            return;
+        }
+        let lock = self.archive_lock.clone();
+        self.archiving.push(tokio::task::spawn_blocking(move || {
+            let _one_at_a_time = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for path in closed {
+                if let Err(e) = archive::compress(&path, config.compression) {
+                    tracing::error!(file = %path.display(), error = %e, "could not compress a closed audit log; it stays uncompressed");
+                }
+            }
+            if has_retention {
+                if let Err(e) = archive::enforce_retention(&config.dir, config.retention, &open) {
+                    tracing::error!(dir = %config.dir.display(), error = %e, "audit log retention failed");
+                }
+            }
+        }));
+    }
+}
+
+#[async_trait]
+impl Sink for JsonlSink {
+    async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (buf, segments) = serialize(batch)?;
+        let (closed, open) = self
+            .blocking(move |files| files.append(&buf, &segments))
+            .await?;
+        self.archive(closed, open);
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        self.blocking(|files| if files.dirty { files.sync() } else { Ok(()) })
+            .await
+    }
+
+    async fn close(&mut self) -> Result<(), SinkError> {
+        let mut closed = self.blocking(|files| files.close()).await?;
+        if let Some(files) = &mut self.files {
+            closed.append(&mut files.pending_closed);
+        }
+        self.archive(closed, Vec::new());
+        for task in self.archiving.drain(..) {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "audit log archiving task failed");
+            }
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        "jsonl"
+    }
+}
+
+/// The batch as JSON lines, and the byte range of each run of entries with the same UTC date.
+fn serialize(batch: &[AuditEntry]) -> Result<(Vec<u8>, Vec<(Date, Range<usize>)>), SinkError> {
+    let mut buf = Vec::with_capacity(batch.len() * 512);
+    let mut segments: Vec<(Date, Range<usize>)> = Vec::with_capacity(1);
+    for entry in batch {
+        let start = buf.len();
+        entry
+            .write_json_line(&mut buf)
+            .map_err(|source| SinkError::Serialize {
+                id: entry.id,
+                source,
+            })?;
+        let date = entry.timestamp.date();
+        match segments.last_mut() {
+            Some((last, range)) if *last == date => range.end = buf.len(),
+            _ => segments.push((date, start..buf.len())),
+        }
+    }
+    Ok((buf, segments))
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The open files and what the sink knows of them; lives on the blocking pool during I/O.
+#[derive(Debug)]
+struct Files {
+    config: Arc<Config>,
+    open: Vec<OpenFile>,
+    /// Files this sink closed: never appended to again (they may be being compressed).
+    sealed: Vec<PathBuf>,
+    /// Files closed during a write that failed, to archive after the next success.
+    pending_closed: Vec<PathBuf>,
+    newest: Option<Date>,
+    dirty: bool,
+    last_sync: Instant,
+}
+
+#[derive(Debug)]
+struct OpenFile {
+    date: Date,
+    index: u32,
+    path: PathBuf,
+    file: File,
+    size: u64,
+}
+
+impl Files {
+    fn new(config: Arc<Config>) -> Self {
+        Files {
+            config,
+            open: Vec::new(),
+            sealed: Vec::new(),
+            pending_closed: Vec::new(),
+            newest: None,
+            dirty: false,
+            last_sync: Instant::now(),
+        }
+    }
+
+    /// Appends each date's lines to its file, syncs per policy, and returns the files closed on
+    /// the way and those still open. On failure every file is truncated back to where it was.
+    fn append(
+        &mut self,
+        buf: &[u8],
+        segments: &[(Date, Range<usize>)],
+    ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), SinkError> {
+        let mut closed = Vec::new();
+        let mut undo: Vec<(PathBuf, u64)> = Vec::new();
+        let result = self.append_segments(buf, segments, &mut closed, &mut undo);
+        let result = result.and_then(|()| match self.config.sync {
+            SyncPolicy::EveryBatch => self.sync(),
+            SyncPolicy::Interval(every) if self.last_sync.elapsed() >= every => self.sync(),
+            _ => {
+                self.dirty = true;
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            for (path, size) in undo.iter().rev() {
+                if let Err(undo_error) = truncate(path, *size) {
+                    tracing::error!(file = %path.display(), error = %undo_error, "could not roll back a failed audit write");
+                }
+            }
+            for file in &mut self.open {
+                if let Some((_, size)) = undo.iter().find(|(p, _)| p == &file.path) {
+                    file.size = file.size.min(*size);
+                }
+            }
+            // Files closed on the way stay closed; they are archived after the next success.
+            self.pending_closed.append(&mut closed);
+            return Err(e);
+        }
+        closed.append(&mut self.pending_closed);
+        let open = self.open.iter().map(|f| f.path.clone()).collect();
+        Ok((closed, open))
+    }
+
+    fn append_segments(
+        &mut self,
+        buf: &[u8],
+        segments: &[(Date, Range<usize>)],
+        closed: &mut Vec<PathBuf>,
+        undo: &mut Vec<(PathBuf, u64)>,
+    ) -> Result<(), SinkError> {
+        for (date, range) in segments {
+            let bytes = &buf[range.clone()];
+            let slot = self.file_for(*date, bytes.len() as u64, closed)?;
+            let file = &mut self.open[slot];
+            if !undo.iter().any(|(p, _)| p == &file.path) {
+                undo.push((file.path.clone(), file.size));
+            }
+            file.file
+                .write_all(bytes)
+                .map_err(|e| SinkError::io("write", &file.path, e))?;
+            file.size += bytes.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// The slot in `open` of the file that takes `len` more bytes dated `date`, rotating as needed.
+    fn file_for(
+        &mut self,
+        date: Date,
+        len: u64,
+        closed: &mut Vec<PathBuf>,
+    ) -> Result<usize, SinkError> {
+        let newest = self.newest.map_or(date, |n| n.max(date));
+        self.newest = Some(newest);
+        // Keep the previous day open for calls that started before midnight; close older ones.
+        let keep_from = newest.previous_day().unwrap_or(newest);
+        self.close_where(|f| f.date < keep_from, closed);
+        let limit = self.config.max_file_bytes;
+        if let Some(slot) = self.open.iter().position(|f| f.date == date) {
+            let file = &self.open[slot];
+            let full = limit.is_some_and(|max| file.size > 0 && file.size + len > max);
+            if !full {
+                return Ok(slot);
+            }
+            let next = file.index + 1;
+            let path = file.path.clone();
+            self.close_where(|f| f.path == path, closed);
+            return self.open_new(date, next);
+        }
+        // First write for this date in this process: continue the newest file if it is plain and
+        // has room, else start the next index.
+        let dir = &self.config.dir;
+        let existing = naming::scan(dir).map_err(|e| SinkError::io("list", dir, e))?;
+        let latest = existing.iter().rev().find(|f| f.date == date);
+        match latest {
+            None => self.open_new(date, 0),
+            Some(f) if f.compressed.is_some() || self.sealed.contains(&f.path) => {
+                self.open_new(date, f.index + 1)
+            }
+            Some(f) => {
+                let size = std::fs::metadata(&f.path)
+                    .map_err(|e| SinkError::io("inspect", &f.path, e))?
+                    .len();
+                if limit.is_some_and(|max| size > 0 && size + len > max) {
+                    self.open_new(date, f.index + 1)
+                } else {
+                    let (path, index) = (f.path.clone(), f.index);
+                    self.open_existing(date, index, path)
+                }
+            }
+        }
+    }
+
+    fn open_new(&mut self, date: Date, mut index: u32) -> Result<usize, SinkError> {
+        // Skip names taken by files this process did not see (another writer, a restore).
+        loop {
+            let path = self.config.dir.join(naming::file_name(date, index));
+            let taken = path.exists()
+                || [".gz", ".zst"]
+                    .iter()
+                    .any(|s| PathBuf::from(format!("{}{s}", path.display())).exists());
+            if !taken {
+                return self.open_existing(date, index, path);
+            }
+            index += 1;
+        }
+    }
+
+    fn open_existing(&mut self, date: Date, index: u32, path: PathBuf) -> Result<usize, SinkError> {
+        let mut options = OpenOptions::new();
+        options.append(true).create(true).read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(&path)
+            .map_err(|e| SinkError::io("open", &path, e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| SinkError::io("inspect", &path, e))?
+            .len();
+        self.open.push(OpenFile {
+            date,
+            index,
+            path,
+            file,
+            size,
+        });
+        Ok(self.open.len() - 1)
+    }
+
+    fn close_where(&mut self, doomed: impl Fn(&OpenFile) -> bool, closed: &mut Vec<PathBuf>) {
+        let mut i = 0;
+        while i < self.open.len() {
+            if doomed(&self.open[i]) {
+                let file = self.open.swap_remove(i);
+                if let Err(e) = file.file.sync_data() {
+                    tracing::error!(file = %file.path.display(), error = %e, "could not sync a closed audit log");
+                }
+                self.sealed.push(file.path.clone());
+                closed.push(file.path);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), SinkError> {
+        for file in &self.open {
+            file.file
+                .sync_data()
+                .map_err(|e| SinkError::io("sync", &file.path, e))?;
+        }
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<Vec<PathBuf>, SinkError> {
+        self.sync()?;
+        // Only a finished day is archived on close; today's file is continued after a restart.
+        let newest = self.newest;
+        let mut closed = Vec::new();
+        self.close_where(|f| Some(f.date) < newest, &mut closed);
+        self.open.clear();
+        Ok(closed)
+    }
+}
+
+fn truncate(path: &Path, size: u64) -> std::io::Result<()> {
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(size)?;
+    file.sync_data()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+//! The [`Sink`] trait and the built-in sinks.
+
+use async_trait::async_trait;
+
+use crate::entry::AuditEntry;
+use crate::error::SinkError;
+
+mod compose;
+#[cfg(feature = "jsonl")]
+pub mod jsonl;
+mod memory;
+mod stdout;
+
+pub use compose::{Fallback, Fanout};
+pub use memory::MemorySink;
+pub use stdout::{format_pretty, StdoutFormat, StdoutSink};
+
+/// Where audit entries are stored.
+///
+/// Object-safe (choose one at run time as `Box<dyn Sink>`), async and batch-oriented: the
+/// pipeline's single writer task owns the sink and calls `write` with batches in order, so a
+/// sink needs no locking of its own. A failed `write` is retried with the same batch, so a
+/// sink must not keep part of a failed batch, or must skip what it already stored.
+///
+/// ```
+/// use audit_core::{async_trait, AuditEntry, Sink, SinkError};
+///
+/// /// Counts entries instead of storing them.
+/// struct Counter(usize);
+///
+/// #[async_trait]
+/// impl Sink for Counter {
+///     async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
+///         self.0 += batch.len();
+///         Ok(())
+///     }
+/// }
+///
+/// let sink: Box<dyn Sink> = Box::new(Counter(0));
+/// assert_eq!(sink.name(), "custom");
+/// ```
+#[async_trait]
+pub trait Sink: Send + 'static {
+    /// Stores a batch, in order, according to the sink's own durability setting.
+    async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError>;
+
+    /// Makes everything written so far durable (for files: `fdatasync`). The pipeline calls it
+    /// once per batch in `Strict` mode (group commit) and on shutdown.
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Flushes and releases the sink's resources; called once, on shutdown.
+    async fn close(&mut self) -> Result<(), SinkError> {
+        self.flush().await
+    }
+
+    /// A short name for logs and errors.
+    fn name(&self) -> &str {
+        "custom"
+    }
+}
+
+#[async_trait]
+impl Sink for Box<dyn Sink> {
+    async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
+        (**self).write(batch).await
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        (**self).flush().await
+    }
+
+    async fn close(&mut self) -> Result<(), SinkError> {
+        (**self).close().await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}

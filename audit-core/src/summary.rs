@@ -1,0 +1,417 @@
+//! Summarising request and response data so entries stay small, redacting as it goes.
+
+use serde_json::{Map, Value};
+
+use crate::redact::{Redaction, REDACTED};
+
+/// Bounds on what a summarised JSON value may hold.
+///
+/// ```
+/// use audit_core::SummaryLimits;
+///
+/// let limits = SummaryLimits::default().max_string_chars(64).max_array_items(8);
+/// assert_eq!(limits.string_chars(), 64);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryLimits {
+    max_string_chars: usize,
+    max_array_items: usize,
+    max_depth: usize,
+}
+
+impl Default for SummaryLimits {
+    fn default() -> Self {
+        SummaryLimits {
+            max_string_chars: 256,
+            max_array_items: 32,
+            max_depth: 8,
+        }
+    }
+}
+
+impl SummaryLimits {
+    /// Strings longer than this many characters become `"<N characters>"` (default 256).
+    pub fn max_string_chars(mut self, chars: usize) -> Self {
+        self.max_string_chars = chars;
+        self
+    }
+
+    /// Arrays keep this many first items, then `"<M more items>"` (default 32).
+    pub fn max_array_items(mut self, items: usize) -> Self {
+        self.max_array_items = items;
+        self
+    }
+
+    /// Containers nested deeper than this become `"<object with K keys>"` / `"<array of K items>"`
+    /// (default 8; the top-level object is depth 1).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// The string bound.
+    pub fn string_chars(&self) -> usize {
+        self.max_string_chars
+    }
+
+    /// The array bound.
+    pub fn array_items(&self) -> usize {
+        self.max_array_items
+    }
+
+    /// The depth bound.
+    pub fn depth(&self) -> usize {
+        self.max_depth
+    }
+}
+
+/// Redaction and summarising together: what turns captured data into an entry's
+/// `request` or `response_summary`.
+///
+/// ```
+/// use audit_core::Scrubber;
+/// use serde_json::json;
+///
+/// let scrubber = Scrubber::default();
+/// let body = json!({"username": "alice", "password": "hunter2", "notes": "x".repeat(5234)});
+/// assert_eq!(
+///     scrubber.object(body),
+///     json!({"username": "alice", "password": "[REDACTED]", "notes": "<5234 characters>"})
+/// );
+/// assert_eq!(scrubber.object(json!([1, 2])), json!({"value": [1, 2]}));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Scrubber {
+    /// The bounds applied.
+    pub limits: SummaryLimits,
+    /// The secrets removed.
+    pub redaction: Redaction,
+}
+
+impl Scrubber {
+    /// A scrubber with these limits and this redaction.
+    pub fn new(limits: SummaryLimits, redaction: Redaction) -> Self {
+        Scrubber { limits, redaction }
+    }
+
+    /// Redacts and summarises `value` recursively.
+    pub fn value(&self, value: Value) -> Value {
+        self.walk(value, 1)
+    }
+
+    /// Like [`Scrubber::value`], but always returns an object: an object is summarised in
+    /// place, anything else is wrapped as `{"value": …}`, so `jq '.request.x'` never fails.
+    pub fn object(&self, value: Value) -> Value {
+        match value {
+            Value::Object(_) => self.value(value),
+            other => wrap(self.walk(other, 2)),
+        }
+    }
+
+    /// Describes a captured body as an object, or `None` for an empty body.
+    ///
+    /// `captured` is the part that was kept (possibly cut); `total_bytes` the full size.
+    /// JSON (by content type, or sniffed when there is none) is parsed, redacted and summarised;
+    /// text becomes a preview; anything else `"<binary N bytes>"`. Never panics on any input.
+    pub fn body(
+        &self,
+        captured: &[u8],
+        content_type: Option<&str>,
+        total_bytes: u64,
+    ) -> Option<Value> {
+        if total_bytes == 0 && captured.is_empty() {
+            return None;
+        }
+        let kind = BodyKind::of(content_type, captured);
+        if kind == BodyKind::Json || kind == BodyKind::Unknown {
+            if let Ok(value) = serde_json::from_slice::<Value>(captured) {
+                return Some(self.object(value));
+            }
+        }
+        let total = total_bytes.max(captured.len() as u64);
+        if kind == BodyKind::Binary {
+            return Some(wrap(Value::String(format!("<binary {total} bytes>"))));
+        }
+        Some(wrap(Value::String(self.text_preview(captured, total))))
+    }
+
+    fn text_preview(&self, captured: &[u8], total: u64) -> String {
+        let text = match std::str::from_utf8(captured) {
+            Ok(text) => text,
+            // A capture cut inside a character still counts as text; anything else is binary.
+            Err(e) if e.error_len().is_none() => {
+                std::str::from_utf8(&captured[..e.valid_up_to()]).unwrap_or_default()
+            }
+            Err(_) => return format!("<binary {total} bytes>"),
+        };
+        let cut = (captured.len() as u64) < total;
+        let limit = self.limits.max_string_chars;
+        match text.char_indices().nth(limit) {
+            None if !cut => text.to_owned(),
+            None => format!("{text}… <{total} bytes>"),
+            Some((end, _)) => {
+                let size = if cut {
+                    format!("{total} bytes")
+                } else {
+                    format!("{} characters", text.chars().count())
+                };
+                format!("{}… <{size}>", &text[..end])
+            }
+        }
+    }
+
+    fn walk(&self, value: Value, depth: usize) -> Value {
+        let limits = &self.limits;
+        match value {
+            Value::String(s) => summarize_string(s, limits.max_string_chars),
+            Value::Object(map) if depth > limits.max_depth => {
+                Value::String(format!("<object with {} keys>", map.len()))
+            }
+            Value::Array(items) if depth > limits.max_depth => {
+                Value::String(format!("<array of {} items>", items.len()))
+            }
+            Value::Object(map) => {
+                let mut out = Map::with_capacity(map.len());
+                for (key, value) in map {
+                    let value = if self.redaction.is_sensitive_key(&key) {
+                        Value::String(REDACTED.to_owned())
+                    } else {
+                        self.walk(value, depth + 1)
+                    };
+                    out.insert(key, value);
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => {
+                let total = items.len();
+                let keep = total.min(limits.max_array_items);
+                let mut out = Vec::with_capacity(keep + usize::from(total > keep));
+                out.extend(
+                    items
+                        .into_iter()
+                        .take(keep)
+                        .map(|v| self.walk(v, depth + 1)),
+                );
+                if total > keep {
+                    out.push(Value::String(format!("<{} more items>", total - keep)));
+                }
+                Value::Array(out)
+            }
+            scalar => scalar,
+        }
+    }
+}
+
+fn summarize_string(s: String, max_chars: usize) -> Value {
+    // A string of at most `max_chars` bytes has at most that many characters: skip counting.
+    if s.len() <= max_chars {
+        return Value::String(s);
+    }
+    let chars = s.chars().count();
+    if chars <= max_chars {
+        Value::String(s)
+    } else {
+        Value::String(format!("<{chars} characters>"))
+    }
+}
+
+fn wrap(value: Value) -> Value {
+    let mut map = Map::with_capacity(1);
+    map.insert("value".to_owned(), value);
+    Value::Object(map)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    Text,
+    Binary,
+    Unknown,
+}
+
+impl BodyKind {
+    fn of(content_type: Option<&str>, captured: &[u8]) -> Self {
+        let Some(content_type) = content_type else {
+            let first = captured.iter().find(|b| !b.is_ascii_whitespace());
+            return match first {
+                Some(b'{' | b'[') => BodyKind::Unknown,
+                _ if looks_textual(captured) => BodyKind::Text,
+                _ => BodyKind::Binary,
+            };
+        };
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence == "application/json"
+            || essence.ends_with("+json")
+            || essence.ends_with("/jsonl")
+        {
+            BodyKind::Json
+        } else if essence.starts_with("text/")
+            || essence.ends_with("+xml")
+            || matches!(
+                essence.as_str(),
+                "application/xml"
+                    | "application/x-www-form-urlencoded"
+                    | "application/javascript"
+                    | "application/x-ndjson"
+            )
+        {
+            BodyKind::Text
+        } else {
+            BodyKind::Binary
+        }
+    }
+}
+
+fn looks_textual(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(512)];
+    match std::str::from_utf8(head) {
+        Ok(text) => !text.chars().any(|c| c.is_control() && !c.is_whitespace()),
+        Err(e) => e.error_len().is_none() && e.valid_up_to() > 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scrubber() -> Scrubber {
+        Scrubber::default()
+    }
+
+    #[test]
+    fn long_strings_become_character_counts() {
+        let s = scrubber();
+        assert_eq!(s.value(json!("short")), json!("short"));
+        assert_eq!(s.value(json!("x".repeat(256))), json!("x".repeat(256)));
+        assert_eq!(s.value(json!("x".repeat(257))), json!("<257 characters>"));
+        // Characters, not bytes: 256 two-byte characters stay.
+        assert_eq!(s.value(json!("é".repeat(256))), json!("é".repeat(256)));
+        assert_eq!(s.value(json!("é".repeat(300))), json!("<300 characters>"));
+    }
+
+    #[test]
+    fn long_arrays_keep_their_head() {
+        let s = Scrubber::new(
+            SummaryLimits::default().max_array_items(3),
+            Redaction::default(),
+        );
+        assert_eq!(s.value(json!([1, 2, 3])), json!([1, 2, 3]));
+        assert_eq!(
+            s.value(json!([1, 2, 3, 4, 5])),
+            json!([1, 2, 3, "<2 more items>"])
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_described() {
+        let s = Scrubber::new(SummaryLimits::default().max_depth(2), Redaction::default());
+        let v = json!({"a": {"b": {"c": 1, "d": 2}, "l": [[1, 2, 3]]}});
+        assert_eq!(
+            s.value(v),
+            json!({"a": {"b": "<object with 2 keys>", "l": "<array of 1 items>"}})
+        );
+    }
+
+    #[test]
+    fn sensitive_keys_are_redacted_at_any_depth() {
+        let v = json!({
+            "user": {"Password": "p", "profile": {"SSN": "123", "cards": [{"card_number": "4111", "cvv": 1}]}},
+            "access_token": {"nested": "objects are redacted whole"},
+            "tokens_used": 5
+        });
+        assert_eq!(
+            scrubber().value(v),
+            json!({
+                "user": {"Password": "[REDACTED]", "profile": {"SSN": "[REDACTED]", "cards": [{"card_number": "[REDACTED]", "cvv": "[REDACTED]"}]}},
+                "access_token": "[REDACTED]",
+                "tokens_used": 5
+            })
+        );
+    }
+
+    #[test]
+    fn non_objects_are_wrapped() {
+        let s = scrubber();
+        assert_eq!(s.object(json!(3)), json!({"value": 3}));
+        assert_eq!(s.object(json!(null)), json!({"value": null}));
+        assert_eq!(
+            s.object(json!([{"token": "t"}])),
+            json!({"value": [{"token": "[REDACTED]"}]})
+        );
+    }
+
+    #[test]
+    fn json_bodies_are_parsed_by_type_or_sniffed() {
+        let s = scrubber();
+        let body = br#"{"client_id":"CLIENT-001","password":"x"}"#;
+        let expected = json!({"client_id": "CLIENT-001", "password": "[REDACTED]"});
+        assert_eq!(
+            s.body(body, Some("application/json; charset=utf-8"), 41),
+            Some(expected.clone())
+        );
+        assert_eq!(
+            s.body(body, Some("application/vnd.api+json"), 41),
+            Some(expected.clone())
+        );
+        assert_eq!(s.body(body, None, 41), Some(expected));
+        assert_eq!(s.body(b"", None, 0), None);
+    }
+
+    #[test]
+    fn malformed_json_becomes_a_text_preview() {
+        let s = scrubber();
+        assert_eq!(
+            s.body(b"{\"a\": ", Some("application/json"), 6),
+            Some(json!({"value": "{\"a\": "}))
+        );
+        let long = "y".repeat(1000);
+        assert_eq!(
+            s.body(long.as_bytes(), Some("text/plain"), 1000),
+            Some(json!({"value": format!("{}… <1000 characters>", "y".repeat(256))}))
+        );
+    }
+
+    #[test]
+    fn cut_captures_report_the_full_size() {
+        let s = scrubber();
+        let captured = "z".repeat(100);
+        assert_eq!(
+            s.body(captured.as_bytes(), Some("text/plain"), 5000),
+            Some(json!({"value": format!("{captured}… <5000 bytes>")}))
+        );
+        // JSON cut in the middle is not valid JSON: a preview, not an error.
+        let v = s
+            .body(br#"{"a": "bbbbbb"#, Some("application/json"), 9000)
+            .unwrap();
+        assert_eq!(v, json!({"value": "{\"a\": \"bbbbbb… <9000 bytes>"}));
+    }
+
+    #[test]
+    fn binary_and_invalid_utf8_never_panic() {
+        let s = scrubber();
+        assert_eq!(
+            s.body(&[0, 159, 146, 150], Some("application/octet-stream"), 4),
+            Some(json!({"value": "<binary 4 bytes>"}))
+        );
+        assert_eq!(
+            s.body(&[0xff, 0xfe, 0x00, 0x01], None, 10),
+            Some(json!({"value": "<binary 10 bytes>"}))
+        );
+        assert_eq!(
+            s.body(&[b'a', 0xff, b'b'], Some("text/plain"), 3),
+            Some(json!({"value": "<binary 3 bytes>"}))
+        );
+        // Cut in the middle of a multi-byte character: the complete part is kept.
+        let bytes = "héllo".as_bytes();
+        assert_eq!(
+            s.body(&bytes[..2], Some("text/plain"), 6),
+            Some(json!({"value": "h… <6 bytes>"}))
+        );
+    }
+}
