@@ -131,6 +131,18 @@ impl SinkSpec {
     }
 }
 
+impl std::fmt::Display for SinkSpec {
+    /// A short human description: `JSONL files in ./audit_logs`, `stdout (pretty)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkSpec::Stdout(StdoutFormat::Json) => f.write_str("stdout (JSON lines)"),
+            SinkSpec::Stdout(StdoutFormat::Pretty) => f.write_str("stdout (pretty)"),
+            #[cfg(feature = "jsonl")]
+            SinkSpec::Jsonl(spec) => write!(f, "JSONL files in {}", spec.dir.display()),
+        }
+    }
+}
+
 #[cfg(feature = "jsonl")]
 fn parse_jsonl(rest: &str) -> Result<JsonlSpec, String> {
     use crate::jsonl::{Compression, SyncPolicy};

@@ -19,7 +19,9 @@ const DEFAULT_SINKS: &str = "jsonl:./audit_logs,stdout:pretty";
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config =
         EnvConfig::from_lookup_with_default(|name| std::env::var(name).ok(), DEFAULT_SINKS)?;
-    println!("audit sinks: {:?}", config.sinks);
+    for sink in &config.sinks {
+        println!("audit log -> {sink}");
+    }
     let auditor = config.build()?;
 
     // A successful call whose response holds a long text: the log keeps its length only.

@@ -262,10 +262,13 @@ impl Sink for JsonlSink {
     }
 }
 
-/// The batch as JSON lines, and the byte range of each run of entries with the same UTC date.
-fn serialize(batch: &[AuditEntry]) -> Result<(Vec<u8>, Vec<(Date, Range<usize>)>), SinkError> {
+/// Byte ranges of a serialised batch, one per run of entries with the same UTC date.
+type Segments = Vec<(Date, Range<usize>)>;
+
+/// The batch as JSON lines, and its [`Segments`].
+fn serialize(batch: &[AuditEntry]) -> Result<(Vec<u8>, Segments), SinkError> {
     let mut buf = Vec::with_capacity(batch.len() * 512);
-    let mut segments: Vec<(Date, Range<usize>)> = Vec::with_capacity(1);
+    let mut segments: Segments = Vec::with_capacity(1);
     for entry in batch {
         let start = buf.len();
         entry
