@@ -1,1 +1,235 @@
-fn main() {}
+//! Benchmarks of the pipeline and the JSONL sink, each beside its baseline in the same run.
+//!
+//! ```sh
+//! cargo bench -p audit-core --bench pipeline
+//! ```
+//!
+//! - `record`: the caller's cost of `Auditor::record` with the queue not full, beside serialising
+//!   the same entry with serde_json into a buffer (and building the entry, for orientation).
+//! - `jsonl`: JSONL sink throughput in batches of 1,000, with `never` and `every_batch` sync,
+//!   beside a plain `BufWriter` of serde_json lines (with one `fdatasync` per 1,000 lines for
+//!   the durable case).
+//! - `end_to_end`: `record` of 100,000 entries through the pipeline into the JSONL sink, then
+//!   `shutdown`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use audit_core::jsonl::{JsonlSink, SyncPolicy};
+use audit_core::{async_trait, AuditEntry, Auditor, Outcome, Scrubber, Sink, SinkError};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use serde_json::json;
+
+/// A typical entry of an HTTP call, about 630 bytes as a JSON line.
+fn sample_entry(scrubber: &Scrubber) -> AuditEntry {
+    let mut entry = AuditEntry::new("sow_create");
+    entry.method = Some("POST".into());
+    entry.route = Some("/api/v1/sow/create".into());
+    entry.path = Some("/api/v1/sow/create".into());
+    entry.user = "alice@example.com".into();
+    entry.request = Some(scrubber.object(json!({
+        "client_id": "CLIENT-001",
+        "product": "Real-Time Payments",
+        "quality_mode": "production",
+    })));
+    entry.response_summary = Some(scrubber.object(json!({
+        "sow_text": "<5234 characters>",
+        "cost_usd": 0.23,
+        "llm_calls": 3,
+        "quality_mode": "production",
+    })));
+    entry.status_code = Some(200);
+    entry.duration_seconds = 0.034523;
+    entry.outcome = Outcome::Success;
+    entry.correlation_id = Some("0192f0c1-7b3a-7cc2-9d4e-5f6a7b8c9d0e".into());
+    entry.peer_addr = Some("127.0.0.1:51234".into());
+    entry.user_agent = Some("curl/8.5.0".into());
+    entry.request_bytes = Some(84);
+    entry.response_bytes = Some(5342);
+    entry
+        .headers
+        .insert("content-type".into(), "application/json".into());
+    entry
+}
+
+/// Accepts and discards batches: isolates the caller's cost of `record`.
+struct Discard;
+
+#[async_trait]
+impl Sink for Discard {
+    async fn write(&mut self, _batch: &[AuditEntry]) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn bench_record(c: &mut Criterion) {
+    let scrubber = Scrubber::default();
+    let template = sample_entry(&scrubber);
+    let line_len = serde_json::to_vec(&template).map(|v| v.len()).unwrap_or(0);
+    eprintln!("sample entry: {line_len} bytes as JSON");
+    let rt = runtime();
+    const CAPACITY: usize = 1 << 16;
+    let auditor = rt.block_on(async {
+        Auditor::builder()
+            .queue_capacity(CAPACITY)
+            .build(Discard)
+            .expect("auditor")
+    });
+
+    let mut group = c.benchmark_group("record");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("baseline_serde_json_to_buffer", |b| {
+        let mut buf = Vec::with_capacity(4096);
+        b.iter(|| {
+            buf.clear();
+            serde_json::to_writer(&mut buf, std::hint::black_box(&template)).expect("serialise");
+            buf.push(b'\n');
+        })
+    });
+    group.bench_function("auditor_record_queue_not_full", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                let mut left = iters as usize;
+                while left > 0 {
+                    let chunk = left.min(CAPACITY / 2);
+                    left -= chunk;
+                    // Let the writer empty the queue, untimed, so every timed call finds room.
+                    while auditor.stats().queue_depth > 0 {
+                        tokio::time::sleep(Duration::from_micros(200)).await;
+                    }
+                    let entries: Vec<AuditEntry> = (0..chunk).map(|_| template.clone()).collect();
+                    let start = Instant::now();
+                    for entry in entries {
+                        let _ = auditor.record(entry).await;
+                    }
+                    total += start.elapsed();
+                }
+                total
+            })
+        })
+    });
+    group.bench_function("build_entry", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                let mut entry = AuditEntry::new("sow_create");
+                entry.method = Some("POST".into());
+                entry.path = Some("/api/v1/sow/create".into());
+                entry.status_code = Some(200);
+                entry
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+    rt.block_on(auditor.shutdown()).expect("shutdown");
+}
+
+fn bench_dir(name: &str) -> tempfile::TempDir {
+    // Under target/, on the real disk (not a tmpfs), so fdatasync costs what it costs.
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-tmp");
+    std::fs::create_dir_all(&base).expect("bench dir");
+    tempfile::Builder::new()
+        .prefix(name)
+        .tempdir_in(base)
+        .expect("temp dir")
+}
+
+fn bench_jsonl(c: &mut Criterion) {
+    const BATCH: usize = 1000;
+    let scrubber = Scrubber::default();
+    let batch: Vec<AuditEntry> = (0..BATCH).map(|_| sample_entry(&scrubber)).collect();
+    let rt = runtime();
+    let mut group = c.benchmark_group("jsonl");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(30);
+    group.measurement_time(Duration::from_secs(8));
+
+    for (label, durable) in [("never", false), ("every_batch", true)] {
+        let dir = bench_dir("baseline");
+        let file = File::create(dir.path().join("baseline.jsonl")).expect("file");
+        let mut writer = BufWriter::with_capacity(1 << 20, file);
+        group.bench_function(format!("baseline_bufwriter_{label}"), |b| {
+            b.iter(|| {
+                for entry in &batch {
+                    serde_json::to_writer(&mut writer, entry).expect("serialise");
+                    writer.write_all(b"\n").expect("write");
+                }
+                if durable {
+                    writer.flush().expect("flush");
+                    writer.get_ref().sync_data().expect("fdatasync");
+                }
+            })
+        });
+        writer.flush().expect("flush");
+
+        let dir = bench_dir("sink");
+        let sync = if durable {
+            SyncPolicy::EveryBatch
+        } else {
+            SyncPolicy::Never
+        };
+        let mut sink = JsonlSink::builder(dir.path())
+            .sync(sync)
+            .open()
+            .expect("sink");
+        group.bench_function(format!("jsonl_sink_{label}"), |b| {
+            b.iter(|| rt.block_on(sink.write(&batch)).expect("write"))
+        });
+        rt.block_on(sink.close()).expect("close");
+    }
+    group.finish();
+}
+
+fn bench_end_to_end(c: &mut Criterion) {
+    const ENTRIES: usize = 100_000;
+    let scrubber = Scrubber::default();
+    let template = sample_entry(&scrubber);
+    let rt = runtime();
+    let mut group = c.benchmark_group("end_to_end");
+    group.throughput(Throughput::Elements(ENTRIES as u64));
+    group.sample_size(10);
+    for (label, sync) in [
+        ("never", SyncPolicy::Never),
+        ("every_batch", SyncPolicy::EveryBatch),
+    ] {
+        group.bench_function(format!("record_to_jsonl_{label}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = bench_dir("e2e");
+                    let entries: Vec<AuditEntry> = (0..ENTRIES).map(|_| template.clone()).collect();
+                    total += rt.block_on(async {
+                        let sink = JsonlSink::builder(dir.path())
+                            .sync(sync)
+                            .open()
+                            .expect("sink");
+                        let auditor = Auditor::builder().build(sink).expect("auditor");
+                        let start = Instant::now();
+                        for entry in entries {
+                            auditor.record(entry).await.expect("record");
+                        }
+                        auditor.shutdown().await.expect("shutdown");
+                        start.elapsed()
+                    });
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_record, bench_jsonl, bench_end_to_end);
+criterion_main!(benches);

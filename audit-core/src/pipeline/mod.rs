@@ -286,7 +286,16 @@ impl Auditor {
         match shared.overflow {
             OverflowPolicy::Block => {
                 shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
-                shared.tx.send(Msg::Entry(entry)).await.map_err(|_| {
+                // The common case, room in the queue, without building a send future.
+                let msg = match shared.tx.try_send(Msg::Entry(entry)) {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Full(msg)) => msg,
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        shared.counters.recorded.fetch_sub(1, Ordering::Relaxed);
+                        return Err(RecordError::Closed);
+                    }
+                };
+                shared.tx.send(msg).await.map_err(|_| {
                     shared.counters.recorded.fetch_sub(1, Ordering::Relaxed);
                     RecordError::Closed
                 })

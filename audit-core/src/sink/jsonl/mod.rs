@@ -230,9 +230,22 @@ impl Sink for JsonlSink {
         if batch.is_empty() {
             return Ok(());
         }
-        let (buf, segments) = serialize(batch)?;
+        // Reuse one buffer: a fresh multi-megabyte Vec per batch costs page faults on every batch.
+        let mut buf = self
+            .files
+            .as_mut()
+            .map(|files| std::mem::take(&mut files.buf))
+            .unwrap_or_default();
+        buf.clear();
+        let segments = serialize(batch, &mut buf)?;
         let (closed, open) = self
-            .blocking(move |files| files.append(&buf, &segments))
+            .blocking(move |files| {
+                let result = files.append(&buf, &segments);
+                if buf.capacity() <= MAX_KEPT_BUFFER {
+                    files.buf = buf;
+                }
+                result
+            })
             .await?;
         self.archive(closed, open);
         Ok(())
@@ -265,14 +278,16 @@ impl Sink for JsonlSink {
 /// Byte ranges of a serialised batch, one per run of entries with the same UTC date.
 type Segments = Vec<(Date, Range<usize>)>;
 
-/// The batch as JSON lines, and its [`Segments`].
-fn serialize(batch: &[AuditEntry]) -> Result<(Vec<u8>, Segments), SinkError> {
-    let mut buf = Vec::with_capacity(batch.len() * 512);
+/// The largest serialisation buffer kept between batches.
+const MAX_KEPT_BUFFER: usize = 16 << 20;
+
+/// Appends the batch as JSON lines to `buf` and returns its [`Segments`].
+fn serialize(batch: &[AuditEntry], buf: &mut Vec<u8>) -> Result<Segments, SinkError> {
     let mut segments: Segments = Vec::with_capacity(1);
     for entry in batch {
         let start = buf.len();
         entry
-            .write_json_line(&mut buf)
+            .write_json_line(buf)
             .map_err(|source| SinkError::Serialize {
                 id: entry.id,
                 source,
@@ -283,7 +298,7 @@ fn serialize(batch: &[AuditEntry]) -> Result<(Vec<u8>, Segments), SinkError> {
             _ => segments.push((date, start..buf.len())),
         }
     }
-    Ok((buf, segments))
+    Ok(segments)
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -306,6 +321,8 @@ struct Files {
     newest: Option<Date>,
     dirty: bool,
     last_sync: Instant,
+    /// The serialisation buffer, kept between batches.
+    buf: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -327,6 +344,7 @@ impl Files {
             newest: None,
             dirty: false,
             last_sync: Instant::now(),
+            buf: Vec::new(),
         }
     }
 
