@@ -35,6 +35,7 @@
 //! - `async-trait` so [`Sink`] stays object-safe (`Box<dyn Sink>` picked at run time).
 #![warn(missing_docs)]
 
+pub mod context;
 mod entry;
 mod env;
 mod error;
@@ -58,3 +59,12 @@ pub use redact::{
 pub use sink::jsonl;
 pub use sink::{format_pretty, Fallback, Fanout, MemorySink, Sink, StdoutFormat, StdoutSink};
 pub use summary::{Scrubber, SummaryLimits};
+
+/// The message of a caught panic (`&str` and `String` payloads; others are "unknown panic").
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

@@ -330,6 +330,16 @@ impl Auditor {
         }
     }
 
+    /// Like [`Auditor::record`], but the future owns what it needs (`'static`), for producers
+    /// that must keep it in a struct: a response body that records when it ends, for instance.
+    pub fn record_owned(
+        &self,
+        entry: AuditEntry,
+    ) -> impl std::future::Future<Output = Result<(), RecordError>> + Send + 'static {
+        let auditor = self.clone();
+        async move { auditor.record(entry).await }
+    }
+
     /// Waits until every entry recorded before this call is written and flushed (made durable).
     pub async fn flush(&self) -> Result<(), RecordError> {
         let Some(shared) = &self.inner else {

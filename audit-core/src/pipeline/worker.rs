@@ -322,11 +322,7 @@ impl Future for CatchPanic<'_> {
         match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(poll) => poll,
             Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_owned());
+                let message = crate::panic_message(&*panic);
                 Poll::Ready(Err(SinkError::other(format!(
                     "the audit sink panicked: {message}"
                 ))))

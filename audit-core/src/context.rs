@@ -1,0 +1,141 @@
+//! The in-flight call: what a handler (or the `#[audited]` macro) adds to its own entry
+//! without knowing about the sink.
+//!
+//! A producer (the HTTP layer) runs the call inside [`CallContext::scope`]; code inside it
+//! calls the free functions below. Outside any scope they do nothing.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::{Map, Value};
+
+/// What the call itself contributed to its entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct CallDetails {
+    /// A logical endpoint name (`sow_create`), overriding the route template.
+    pub endpoint: Option<String>,
+    /// The acting user.
+    pub user: Option<String>,
+    /// An error message.
+    pub error: Option<String>,
+    /// Custom fields.
+    pub fields: Map<String, Value>,
+}
+
+/// A shared handle to one in-flight call's [`CallDetails`]; clones share the same details.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use audit_core::context::{self, CallContext};
+///
+/// let call = CallContext::new();
+/// call.scope(async {
+///     context::add_field("cost_usd", 0.23);
+///     context::set_user("alice");
+/// })
+/// .await;
+/// let details = call.details();
+/// assert_eq!(details.user.as_deref(), Some("alice"));
+/// assert_eq!(details.fields["cost_usd"], 0.23);
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    details: Arc<Mutex<CallDetails>>,
+}
+
+tokio::task_local! {
+    static CURRENT: CallContext;
+}
+
+impl CallContext {
+    /// A context with nothing set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `future` with this context as the current one.
+    pub fn scope<F: Future>(
+        &self,
+        future: F,
+    ) -> tokio::task::futures::TaskLocalFuture<CallContext, F> {
+        CURRENT.scope(self.clone(), future)
+    }
+
+    /// The context of the call running on this task, if any.
+    pub fn current() -> Option<CallContext> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+
+    /// Changes the details.
+    pub fn update<R>(&self, change: impl FnOnce(&mut CallDetails) -> R) -> R {
+        change(&mut self.details.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// A copy of the details.
+    pub fn details(&self) -> CallDetails {
+        self.update(|details| details.clone())
+    }
+
+    /// Takes the details out, leaving them empty.
+    pub fn take(&self) -> CallDetails {
+        self.update(std::mem::take)
+    }
+}
+
+fn with_current(change: impl FnOnce(&mut CallDetails)) {
+    let _ = CURRENT.try_with(|context| context.update(change));
+}
+
+/// Adds a custom field to the current call's entry (`fields.KEY`).
+pub fn add_field(key: impl Into<String>, value: impl Into<Value>) {
+    let (key, value) = (key.into(), value.into());
+    with_current(|details| {
+        details.fields.insert(key, value);
+    });
+}
+
+/// Sets the acting user of the current call.
+pub fn set_user(user: impl Into<String>) {
+    let user = user.into();
+    with_current(|details| details.user = Some(user));
+}
+
+/// Records an error message for the current call.
+pub fn set_error(error: impl Into<String>) {
+    let error = error.into();
+    with_current(|details| details.error = Some(error));
+}
+
+/// Names the current call's endpoint (what `#[audited("name")]` does).
+pub fn set_endpoint(endpoint: impl Into<String>) {
+    let endpoint = endpoint.into();
+    with_current(|details| details.endpoint = Some(endpoint));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_a_scope_nothing_happens() {
+        add_field("x", 1);
+        set_user("u");
+        assert!(CallContext::current().is_none());
+    }
+
+    #[tokio::test]
+    async fn spawned_tasks_do_not_inherit_the_context() {
+        let call = CallContext::new();
+        call.scope(async {
+            set_endpoint("outer");
+            tokio::spawn(async { set_endpoint("inner") }).await.unwrap();
+            set_error("failed");
+        })
+        .await;
+        let details = call.details();
+        assert_eq!(details.endpoint.as_deref(), Some("outer"));
+        assert_eq!(details.error.as_deref(), Some("failed"));
+    }
+}

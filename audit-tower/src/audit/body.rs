@@ -1,0 +1,248 @@
+//! Request and response bodies that tee what streams through them, never buffering it.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use audit_core::Outcome;
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::recorder::{
+    lock, record_detached, Capture, Ending, RecordFuture, Recorder, SharedCapture,
+};
+
+pin_project! {
+    /// The request body handed to the wrapped service: the same frames, trailers and errors,
+    /// with the first bytes kept and the full size counted for the entry.
+    pub struct RequestBody<B> {
+        #[pin]
+        inner: B,
+        capture: Option<SharedCapture>,
+    }
+}
+
+impl<B> RequestBody<B> {
+    pub(crate) fn new(inner: B, capture: Option<SharedCapture>) -> Self {
+        RequestBody { inner, capture }
+    }
+}
+
+impl<B: Body> Body for RequestBody<B>
+where
+    B::Error: std::fmt::Display,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = ready!(this.inner.poll_frame(cx));
+        if let Some(capture) = this.capture {
+            match &polled {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        lock(capture).push(data);
+                    }
+                }
+                Some(Err(e)) => lock(capture).error = Some(format!("request body error: {e}")),
+                None => {}
+            }
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for RequestBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestBody")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+/// What the response body needs to complete the entry.
+pub(crate) struct Completion {
+    pub recorder: Recorder,
+    pub capture: Capture,
+    pub content_type: Option<String>,
+    pub user: Option<String>,
+    pub pending: Option<RecordFuture>,
+}
+
+impl Completion {
+    /// Completes the entry and starts recording it.
+    fn complete(&mut self, outcome: Option<Outcome>, error: Option<String>) {
+        let status = self.recorder.status;
+        let ending = Ending {
+            status,
+            outcome: outcome
+                .unwrap_or_else(|| status.map_or(Outcome::Success, Outcome::from_status)),
+            error,
+            response: Some(&self.capture),
+            response_type: self.content_type.as_deref(),
+            response_user: self.user.take(),
+        };
+        if let Some(entry) = self.recorder.finish(ending) {
+            self.pending = Some(self.recorder.record(entry));
+        }
+    }
+}
+
+impl Completion {
+    /// Completes a call whose body is already over.
+    pub(crate) fn complete_now(&mut self) {
+        self.complete(None, None);
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        // Dropped before the end: the client went away (or a timeout cut the response).
+        if self.recorder.entry.is_some() {
+            self.complete(
+                Some(Outcome::Cancelled),
+                Some(
+                    "the response body was dropped before it ended (client gone or timeout)".into(),
+                ),
+            );
+        }
+        if let Some(pending) = self.pending.take() {
+            record_detached(pending);
+        }
+    }
+}
+
+pin_project! {
+    /// The response body returned to the server: the wrapped service's body, unchanged, teed
+    /// into the entry; the entry is completed when it ends, fails or is dropped.
+    pub struct ResponseBody<B> {
+        #[pin]
+        kind: Kind<B>,
+        completion: Option<Box<Completion>>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Inner { #[pin] body: B },
+        Fixed { data: Option<Bytes> },
+    }
+}
+
+impl<B> ResponseBody<B> {
+    pub(crate) fn new(body: B, completion: Option<Box<Completion>>) -> Self {
+        ResponseBody {
+            kind: Kind::Inner { body },
+            completion,
+        }
+    }
+
+    /// A body of fixed bytes (the 500 answer to a panic).
+    pub(crate) fn fixed(data: Bytes) -> Self {
+        ResponseBody {
+            kind: Kind::Fixed { data: Some(data) },
+            completion: None,
+        }
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        let mut body = match this.kind.project() {
+            KindProj::Fixed { data } => {
+                return Poll::Ready(data.take().map(|d| Ok(Frame::data(d))))
+            }
+            KindProj::Inner { body } => body,
+        };
+        let Some(completion) = this.completion.as_mut() else {
+            return body.poll_frame(cx);
+        };
+        // The body ended earlier and its entry waits for room in the queue (back-pressure).
+        if let Some(pending) = completion.pending.as_mut() {
+            let result = ready!(pending.as_mut().poll(cx));
+            completion.pending = None;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "audit entry not recorded");
+            }
+            return Poll::Ready(None);
+        }
+        if completion.recorder.entry.is_none() {
+            return Poll::Ready(None);
+        }
+        let polled = ready!(body.as_mut().poll_frame(cx));
+        match &polled {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    completion.capture.push(data);
+                }
+                // Servers stop polling once a body says it is over: complete now.
+                if body.is_end_stream() {
+                    completion.complete(None, None);
+                }
+            }
+            Some(Err(e)) => completion.complete(
+                Some(Outcome::Error),
+                Some(format!("response body error: {e}")),
+            ),
+            None => {
+                completion.complete(None, None);
+                if let Some(pending) = completion.pending.as_mut() {
+                    let result = ready!(pending.as_mut().poll(cx));
+                    completion.pending = None;
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "audit entry not recorded");
+                    }
+                }
+            }
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Inner { body } => body.is_end_stream(),
+            Kind::Fixed { data } => data.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Inner { body } => body.size_hint(),
+            Kind::Fixed { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("audited", &self.completion.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,163 @@
+//! The entry of one call in flight, from the request to the end of the response body.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use audit_core::context::CallContext;
+use audit_core::{AuditEntry, Outcome, RecordError};
+use bytes::Buf;
+
+use super::layer::Config;
+use crate::policy::AuditLevel;
+
+pub(crate) type RecordFuture = Pin<Box<dyn Future<Output = Result<(), RecordError>> + Send>>;
+
+/// The first bytes of a body, and its full size.
+#[derive(Debug, Default)]
+pub(crate) struct Capture {
+    pub bytes: Vec<u8>,
+    pub total: u64,
+    pub limit: usize,
+    pub error: Option<String>,
+}
+
+impl Capture {
+    pub fn new(limit: usize) -> Self {
+        Capture {
+            limit,
+            ..Capture::default()
+        }
+    }
+
+    /// Counts `data` and keeps what fits under the limit; never copies more than that.
+    pub fn push(&mut self, data: &impl Buf) {
+        self.total += data.remaining() as u64;
+        let mut room = self.limit.saturating_sub(self.bytes.len());
+        if room == 0 {
+            return;
+        }
+        let mut slices = [std::io::IoSlice::new(&[]); 16];
+        let n = data.chunks_vectored(&mut slices);
+        for slice in &slices[..n] {
+            let take = slice.len().min(room);
+            self.bytes.extend_from_slice(&slice[..take]);
+            room -= take;
+            if room == 0 {
+                break;
+            }
+        }
+    }
+}
+
+pub(crate) type SharedCapture = Arc<Mutex<Capture>>;
+
+pub(crate) fn lock(capture: &SharedCapture) -> std::sync::MutexGuard<'_, Capture> {
+    capture.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How the response ended, for [`Recorder::finish`].
+pub(crate) struct Ending<'a> {
+    pub status: Option<u16>,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub response: Option<&'a Capture>,
+    pub response_type: Option<&'a str>,
+    pub response_user: Option<String>,
+}
+
+/// The entry under construction. Dropped unfinished, it records the call as `cancelled`.
+pub(crate) struct Recorder {
+    pub config: Arc<Config>,
+    pub entry: Option<AuditEntry>,
+    pub started: Instant,
+    pub level: AuditLevel,
+    pub request: SharedCapture,
+    pub request_type: Option<String>,
+    pub context: CallContext,
+    /// The status, once the response head is known (for a cancelled body).
+    pub status: Option<u16>,
+}
+
+impl Recorder {
+    /// Completes the entry; `None` if it was already completed.
+    pub fn finish(&mut self, ending: Ending<'_>) -> Option<AuditEntry> {
+        let mut entry = self.entry.take()?;
+        entry.duration_seconds = self.started.elapsed().as_secs_f64();
+        entry.status_code = ending.status;
+        entry.outcome = ending.outcome;
+        let scrubber = self.config.auditor.scrubber();
+        {
+            let request = lock(&self.request);
+            entry.request_bytes = Some(request.total);
+            if self.level.captures_request() {
+                entry.request =
+                    scrubber.body(&request.bytes, self.request_type.as_deref(), request.total);
+            }
+            if entry.error.is_none() {
+                entry.error = request.error.clone();
+            }
+        }
+        if let Some(response) = ending.response {
+            entry.response_bytes = Some(response.total);
+            if self.level.captures_response() {
+                entry.response_summary =
+                    scrubber.body(&response.bytes, ending.response_type, response.total);
+            }
+        }
+        if let Some(error) = ending.error {
+            entry.error = Some(error);
+        }
+        if let Some(user) = ending.response_user {
+            entry.user = user;
+        }
+        let details = self.context.take();
+        if let Some(endpoint) = details.endpoint {
+            entry.endpoint = endpoint;
+        }
+        if let Some(user) = details.user {
+            entry.user = user;
+        }
+        if details.error.is_some() {
+            entry.error = details.error;
+        }
+        entry.fields.extend(details.fields);
+        Some(entry)
+    }
+
+    /// A future that records `entry` under the auditor's overflow policy.
+    pub fn record(&self, entry: AuditEntry) -> RecordFuture {
+        Box::pin(self.config.auditor.record_owned(entry))
+    }
+}
+
+/// Records in the background where nobody can wait (a drop).
+pub(crate) fn record_detached(future: RecordFuture) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                if let Err(e) = future.await {
+                    tracing::warn!(error = %e, "audit entry not recorded");
+                }
+            });
+        }
+        Err(_) => tracing::error!("audit entry lost: recorded outside a tokio runtime"),
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let cancelled = Ending {
+            status: self.status,
+            outcome: Outcome::Cancelled,
+            error: Some("the client went away before the response was complete".to_owned()),
+            response: None,
+            response_type: None,
+            response_user: None,
+        };
+        if let Some(entry) = self.finish(cancelled) {
+            record_detached(self.record(entry));
+        }
+    }
+}

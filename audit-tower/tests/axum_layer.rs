@@ -1,0 +1,297 @@
+//! The layer on an axum `Router`, driven with `tower::ServiceExt::oneshot`.
+
+use std::time::Duration;
+
+use audit_core::{AuditEntry, Auditor, MemorySink, Outcome};
+use audit_tower::{AuditCall, AuditLayer, AuditLevel, Rule};
+use axum::body::Body;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn entries(sink: &MemorySink, expected: usize) -> Vec<AuditEntry> {
+    for _ in 0..500 {
+        if sink.len() >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Give a wrong extra entry the chance to show up.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let entries = sink.entries();
+    assert_eq!(entries.len(), expected, "{entries:#?}");
+    entries
+}
+
+fn setup(layer: impl FnOnce(AuditLayer) -> AuditLayer) -> (Router, MemorySink, Auditor) {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder()
+        .max_batch_wait(Duration::ZERO)
+        .build(sink.clone())
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/api/v1/sow/create",
+            post(|Json(body): Json<Value>| async move {
+                Json(json!({
+                    "client_id": body["client_id"],
+                    "sow_text": "x".repeat(5234),
+                    "cost_usd": 0.23,
+                    "access_token": "secret-token",
+                }))
+            }),
+        )
+        .route(
+            "/api/v1/sow/{id}",
+            get(|| async { (StatusCode::NOT_FOUND, "no such sow") }),
+        )
+        .route(
+            "/panic",
+            get(|| async { panic!("handler exploded") as &str }),
+        )
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .route(
+            "/enriched",
+            get(|audit: AuditCall| async move {
+                audit.field("cost_usd", 0.5);
+                audit.user("alice");
+                audit_core::context::add_field("via_task_local", true);
+                "ok"
+            }),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .layer(layer(AuditLayer::new(auditor.clone())));
+    (app, sink, auditor)
+}
+
+#[tokio::test]
+async fn json_bodies_are_captured_redacted_and_summarised() {
+    let (app, sink, _auditor) = setup(|l| l);
+    let body =
+        json!({"client_id": "CLIENT-001", "password": "hunter2", "quality_mode": "production"});
+    let response = app
+        .oneshot(
+            Request::post("/api/v1/sow/create?api_key=abc&page=1")
+                .header("content-type", "application/json")
+                .header("authorization", "Bearer secret")
+                .header("user-agent", "curl/8")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let correlation = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let answer: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        answer["sow_text"].as_str().unwrap().len(),
+        5234,
+        "the client gets the whole body"
+    );
+
+    let entry = &entries(&sink, 1).await[0];
+    assert_eq!(entry.endpoint, "/api/v1/sow/create");
+    assert_eq!(entry.route.as_deref(), Some("/api/v1/sow/create"));
+    assert_eq!(entry.method.as_deref(), Some("POST"));
+    assert_eq!(entry.query.as_deref(), Some("api_key=[REDACTED]&page=1"));
+    assert_eq!(entry.status_code, Some(200));
+    assert_eq!(entry.outcome, Outcome::Success);
+    assert_eq!(entry.user_agent.as_deref(), Some("curl/8"));
+    assert_eq!(entry.headers["authorization"], "[REDACTED]");
+    assert_eq!(entry.correlation_id.as_deref(), Some(correlation.as_str()));
+    assert_eq!(
+        entry.request,
+        Some(
+            json!({"client_id": "CLIENT-001", "password": "[REDACTED]", "quality_mode": "production"})
+        )
+    );
+    let summary = entry.response_summary.as_ref().unwrap();
+    assert_eq!(summary["sow_text"], "<5234 characters>");
+    assert_eq!(summary["cost_usd"], 0.23);
+    assert_eq!(summary["access_token"], "[REDACTED]");
+    assert_eq!(entry.request_bytes, Some(body.to_string().len() as u64));
+    assert_eq!(entry.response_bytes, Some(bytes.len() as u64));
+    assert!(entry.duration_seconds > 0.0);
+}
+
+#[tokio::test]
+async fn request_id_and_traceparent_are_propagated() {
+    let (app, sink, _auditor) = setup(|l| l);
+    let response = app
+        .oneshot(
+            Request::get("/api/v1/sow/7")
+                .header("x-request-id", "req-123")
+                .header(
+                    "traceparent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let _ = response.into_body().collect().await.unwrap();
+    let entry = &entries(&sink, 1).await[0];
+    assert_eq!(entry.endpoint, "/api/v1/sow/{id}");
+    assert_eq!(entry.path.as_deref(), Some("/api/v1/sow/7"));
+    assert_eq!(entry.correlation_id.as_deref(), Some("req-123"));
+    assert_eq!(
+        entry.trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    assert_eq!(entry.span_id.as_deref(), Some("00f067aa0ba902b7"));
+    assert_eq!(entry.outcome, Outcome::ClientError);
+    assert_eq!(
+        entry.response_summary,
+        Some(json!({"value": "no such sow"}))
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_gives_500_and_a_panic_entry() {
+    let (app, sink, _auditor) = setup(|l| l);
+    let response = app
+        .clone()
+        .oneshot(Request::get("/panic").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let entry = &entries(&sink, 1).await[0];
+    assert_eq!(entry.outcome, Outcome::Panic);
+    assert_eq!(entry.status_code, Some(500));
+    assert_eq!(entry.error.as_deref(), Some("handler exploded"));
+    // The service keeps serving.
+    let response = app
+        .oneshot(Request::get("/api/v1/sow/1").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn policy_levels_decide_what_is_recorded() {
+    let (app, sink, _auditor) = setup(|l| {
+        l.rule(Rule::prefix("/health", AuditLevel::None))
+            .rule(Rule::route("/echo", AuditLevel::Metadata).method(http::Method::POST))
+            .rule(Rule::route("/api/v1/sow/create", AuditLevel::Request))
+    });
+    for req in [
+        Request::get("/health").body(Body::empty()).unwrap(),
+        Request::post("/echo").body(Body::from("hello")).unwrap(),
+        Request::post("/api/v1/sow/create")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"client_id":"C"}"#))
+            .unwrap(),
+    ] {
+        let response = app.clone().oneshot(req).await.unwrap();
+        let _ = response.into_body().collect().await.unwrap();
+    }
+    let entries = entries(&sink, 2).await;
+    let echo = entries.iter().find(|e| e.endpoint == "/echo").unwrap();
+    assert_eq!(
+        (echo.request.as_ref(), echo.response_summary.as_ref()),
+        (None, None)
+    );
+    assert_eq!(
+        (echo.request_bytes, echo.response_bytes),
+        (Some(5), Some(5))
+    );
+    let create = entries
+        .iter()
+        .find(|e| e.endpoint == "/api/v1/sow/create")
+        .unwrap();
+    assert_eq!(create.request, Some(json!({"client_id": "C"})));
+    assert_eq!(create.response_summary, None);
+}
+
+#[tokio::test]
+async fn non_utf8_and_malformed_json_bodies_are_described() {
+    let (app, sink, _auditor) = setup(|l| l);
+    let binary: &'static [u8] = &[0xff, 0xfe, 0x00, 0x80];
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post("/echo")
+                .header("content-type", "application/octet-stream")
+                .body(Body::from(binary))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        binary
+    );
+    let response = app
+        .oneshot(
+            Request::post("/echo")
+                .header("content-type", "application/json")
+                .body(Body::from("{\"a\": "))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let _ = response.into_body().collect().await.unwrap();
+    let entries = entries(&sink, 2).await;
+    assert_eq!(
+        entries[0].request,
+        Some(json!({"value": "<binary 4 bytes>"}))
+    );
+    assert_eq!(entries[1].request, Some(json!({"value": "{\"a\": "})));
+}
+
+#[tokio::test]
+async fn handlers_enrich_their_own_entry() {
+    let (app, sink, _auditor) = setup(|l| l);
+    let response = app
+        .oneshot(Request::get("/enriched").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let _ = response.into_body().collect().await.unwrap();
+    let entry = &entries(&sink, 1).await[0];
+    assert_eq!(entry.user, "alice");
+    assert_eq!(entry.fields["cost_usd"], 0.5);
+    assert_eq!(entry.fields["via_task_local"], true);
+}
+
+#[tokio::test]
+async fn a_response_dropped_mid_body_is_cancelled() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder().build(sink.clone()).unwrap();
+    let app = Router::new()
+        .route("/report", get(|| async { Body::from_stream(lines(100)) }))
+        .layer(AuditLayer::new(auditor.clone()));
+    let response = app
+        .oneshot(Request::get("/report").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(first.is_data());
+    drop(body);
+    let entry = &entries(&sink, 1).await[0];
+    assert_eq!(entry.outcome, Outcome::Cancelled);
+    assert_eq!(entry.status_code, Some(200));
+}
+
+/// A stream of `n` lines, one chunk each, yielding between chunks.
+pub fn lines(
+    n: usize,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(0, move |i| async move {
+        if i == n {
+            return None;
+        }
+        tokio::task::yield_now().await;
+        Some((Ok(Bytes::from(format!("line {i}\n"))), i + 1))
+    })
+}
