@@ -1,19 +1,37 @@
-//! The quickstart: audits a few calls of a "statement of work" service and shows where they go.
+//! The quickstart: a small "statement of work" service, audited with one layer.
 //!
 //! ```sh
-//! cargo run -p examples --bin quickstart
-//! # then: jq 'select(.endpoint == "sow_create" and .request.client_id == "CLIENT-001")' audit_logs/audit_*.jsonl
+//! cargo run -p examples --bin quickstart          # listens on 127.0.0.1:3000 (PORT to change)
+//! curl -s localhost:3000/api/v1/sow/create -H 'content-type: application/json' \
+//!   -d '{"client_id":"CLIENT-001","product":"Real-Time Payments","quality_mode":"production"}'
+//! jq 'select(.endpoint == "sow_create")' audit_logs/audit_*.jsonl
 //! ```
 //!
 //! The sinks come from `AUDIT_SINK` (default here: `jsonl:./audit_logs,stdout:pretty`), so the
-//! same program writes to other stores per environment without a code change.
+//! same program writes elsewhere per environment without a code change.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
-use audit_core::{AuditEntry, Auditor, EnvConfig, Outcome};
+use audit_core::EnvConfig;
+use audit_tower::{AuditCall, AuditLayer, AuditLevel, Rule};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::json;
 
 const DEFAULT_SINKS: &str = "jsonl:./audit_logs,stdout:pretty";
+
+#[derive(Clone, Default)]
+struct AppState {
+    sows: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,67 +42,218 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let auditor = config.build()?;
 
-    // A successful call whose response holds a long text: the log keeps its length only.
-    let sow_text = "Scope: migrate the payment rails. ".repeat(160);
-    audit_call(
-        &auditor,
-        "sow_create",
-        "alice",
-        json!({"client_id": "CLIENT-001", "product": "Real-Time Payments", "quality_mode": "production"}),
-        200,
-        json!({"sow_text": sow_text, "cost_usd": 0.23, "llm_calls": 3, "quality_mode": "production"}),
+    let app = Router::new()
+        .route("/api/v1/sow/create", post(sow_create))
+        .route("/api/v1/sow/{id}", get(sow_get))
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/report", get(report))
+        .route(
+            "/api/v1/upload",
+            post(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/panic", get(panics))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(AppState::default())
+        // One line audits every route; health checks are left out.
+        .layer(AuditLayer::new(auditor.clone()).rule(Rule::prefix("/health", AuditLevel::None)));
+
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
+    .with_graceful_shutdown(shutdown_signal())
     .await?;
 
-    // A login: the password never reaches the log.
-    audit_call(
-        &auditor,
-        "login",
-        "anonymous",
-        json!({"username": "alice", "password": "hunter2"}),
-        200,
-        json!({"access_token": "eyJhbGciOi…", "expires_in": 3600}),
-    )
-    .await?;
-
-    // A client error.
-    audit_call(
-        &auditor,
-        "sow_get",
-        "bob",
-        json!({"id": "SOW-404"}),
-        404,
-        json!({"detail": "not found"}),
-    )
-    .await?;
-
-    // shutdown() drains the queue and flushes every sink: nothing recorded before it is lost.
+    // Drain the queue and flush every sink: no entry recorded before this point is lost.
     auditor.shutdown().await?;
     println!(
-        "{} entries written; query them with jq, e.g.:",
+        "audit log flushed: {} entries written",
         auditor.stats().written
     );
-    println!("  jq 'select(.endpoint == \"sow_create\")' audit_logs/audit_*.jsonl");
     Ok(())
 }
 
-async fn audit_call(
-    auditor: &Auditor,
-    endpoint: &str,
-    user: &str,
-    request: serde_json::Value,
-    status: u16,
-    response: serde_json::Value,
-) -> Result<(), audit_core::RecordError> {
-    let started = Instant::now();
-    let mut entry = AuditEntry::new(endpoint);
-    entry.method = Some("POST".into());
-    entry.user = user.into();
-    // The scrubber redacts secrets and summarises long values, as the HTTP layer does.
-    entry.request = Some(auditor.scrubber().object(request));
-    entry.response_summary = Some(auditor.scrubber().object(response));
-    entry.status_code = Some(status);
-    entry.outcome = Outcome::from_status(status);
-    entry.duration_seconds = started.elapsed().as_secs_f64();
-    auditor.record(entry).await
+#[derive(Deserialize)]
+struct SowRequest {
+    client_id: String,
+    product: String,
+    #[serde(default = "default_quality")]
+    quality_mode: String,
+}
+
+fn default_quality() -> String {
+    "draft".into()
+}
+
+/// 422 with a message, the answer to a body that is not the expected JSON.
+fn unprocessable(message: String) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"detail": message})),
+    )
+        .into_response()
+}
+
+async fn sow_create(State(state): State<AppState>, audit: AuditCall, body: Bytes) -> Response {
+    audit.endpoint("sow_create");
+    let request: SowRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return unprocessable(format!(
+                "expected {{client_id, product, quality_mode}}: {e}"
+            ))
+        }
+    };
+    let sow_text = format!(
+        "Statement of work for {} — {}.\n{}",
+        request.client_id,
+        request.product,
+        "Scope, deliverables, milestones and acceptance criteria. ".repeat(90)
+    );
+    let cost_usd = if request.quality_mode == "production" {
+        0.23
+    } else {
+        0.06
+    };
+    let id = format!(
+        "SOW-{:04}",
+        state.sows.lock().map(|s| s.len()).unwrap_or(0) + 1
+    );
+    let sow = json!({
+        "sow_id": id,
+        "sow_text": sow_text,
+        "cost_usd": cost_usd,
+        "llm_calls": 3,
+        "quality_mode": request.quality_mode,
+    });
+    if let Ok(mut sows) = state.sows.lock() {
+        sows.insert(id, sow.clone());
+    }
+    audit.field("cost_usd", cost_usd);
+    Json(sow).into_response()
+}
+
+async fn sow_get(
+    State(state): State<AppState>,
+    audit: AuditCall,
+    Path(id): Path<String>,
+) -> Response {
+    audit.endpoint("sow_get");
+    match state
+        .sows
+        .lock()
+        .ok()
+        .and_then(|sows| sows.get(&id).cloned())
+    {
+        Some(sow) => Json(sow).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"detail": format!("no SOW {id}")})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+async fn login(audit: AuditCall, body: Bytes) -> Response {
+    audit.endpoint("login");
+    let login: Login = match serde_json::from_slice(&body) {
+        Ok(login) => login,
+        Err(e) => return unprocessable(format!("expected {{username, password}}: {e}")),
+    };
+    // The password is redacted in the log by default; the user is the one who logged in.
+    audit.user(login.username.clone());
+    if login.password.is_empty() {
+        audit.error("empty password");
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"detail": "invalid credentials"})),
+        )
+            .into_response();
+    }
+    Json(json!({"access_token": format!("demo-token-for-{}", login.username), "token_type": "bearer"}))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    #[serde(default = "default_rows")]
+    rows: usize,
+}
+
+fn default_rows() -> usize {
+    10
+}
+
+/// A streaming response of N lines, produced chunk by chunk.
+async fn report(audit: AuditCall, Query(query): Query<ReportQuery>) -> Response {
+    audit.endpoint("report");
+    audit.field("rows", query.rows);
+    let rows = futures_util::stream::unfold(0usize, move |i| async move {
+        if i == query.rows {
+            return None;
+        }
+        if i % 1000 == 999 {
+            tokio::task::yield_now().await;
+        }
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(format!("row {i},value {}\n", i * 7))),
+            i + 1,
+        ))
+    });
+    ([("content-type", "text/csv")], Body::from_stream(rows)).into_response()
+}
+
+/// Accepts a body of any size, streaming it, and answers with its byte count.
+async fn upload(audit: AuditCall, body: Body) -> Response {
+    audit.endpoint("upload");
+    let mut stream = body.into_data_stream();
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => bytes += chunk.len() as u64,
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, format!("upload failed: {e}")).into_response()
+            }
+        }
+    }
+    Json(json!({"bytes": bytes})).into_response()
+}
+
+async fn panics(audit: AuditCall) -> &'static str {
+    audit.endpoint("panic_demo");
+    panic!("this handler panics on purpose")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    println!("shutting down: finishing requests and flushing the audit log");
 }
