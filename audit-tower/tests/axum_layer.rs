@@ -295,3 +295,83 @@ pub fn lines(
         Some((Ok(Bytes::from(format!("line {i}\n"))), i + 1))
     })
 }
+
+/// A sink that refuses every batch.
+struct Down;
+
+#[audit_core::async_trait]
+impl audit_core::Sink for Down {
+    async fn write(&mut self, _batch: &[AuditEntry]) -> Result<(), audit_core::SinkError> {
+        Err(audit_core::SinkError::other(
+            "the audit store is down (on purpose)",
+        ))
+    }
+}
+
+fn strict_app(auditor: Auditor) -> Router {
+    Router::new()
+        .route("/act", post(|| async { Json(json!({"done": true})) }))
+        .layer(AuditLayer::new(auditor))
+}
+
+#[tokio::test]
+async fn strict_mode_writes_the_entry_before_the_response_leaves() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder()
+        .overflow(audit_core::OverflowPolicy::Strict)
+        .build(sink.clone())
+        .unwrap();
+    let response = strict_app(auditor)
+        .oneshot(Request::post("/act").body(Body::from("{}")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Already durable when the head is handed to the server, before any body byte.
+    let entries = sink.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].status_code, Some(200));
+    assert_eq!(entries[0].response_bytes, Some(13));
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], br#"{"done":true}"#);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(sink.len(), 1, "one entry per request, also in strict mode");
+}
+
+#[tokio::test]
+async fn strict_mode_answers_503_when_the_entry_cannot_be_written() {
+    let auditor = Auditor::builder()
+        .overflow(audit_core::OverflowPolicy::Strict)
+        .retry(audit_core::RetryPolicy::default().max_attempts(1))
+        .build(Down)
+        .unwrap();
+    let response = strict_app(auditor)
+        .oneshot(
+            Request::post("/act")
+                .header("x-request-id", "must-audit-1")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers().get("x-request-id"), None);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("audit log"));
+}
+
+#[tokio::test]
+async fn without_the_auditor_enabled_the_layer_is_transparent() {
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .layer(AuditLayer::new(Auditor::disabled()));
+    let response = app
+        .oneshot(Request::get("/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("x-request-id").is_none());
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "x"
+    );
+}

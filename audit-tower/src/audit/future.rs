@@ -3,10 +3,10 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use audit_core::context::CallContext;
-use audit_core::Outcome;
+use audit_core::{Outcome, OverflowPolicy};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body::Body;
@@ -14,21 +14,23 @@ use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 
 use super::body::{Completion, ResponseBody};
-use super::recorder::{record_detached, Capture, Ending, Recorder};
+use super::recorder::{record_detached, Capture, Ending, RecordFuture, Recorder};
 use crate::AuditUser;
 
 pin_project! {
     /// The future of [`AuditService`](super::AuditService): the wrapped service's future, run
     /// with the call's context, its panics turned into `500 Internal Server Error`.
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, B> {
         #[pin]
         inner: TaskLocalFuture<CallContext, F>,
         recorder: Option<Recorder>,
         correlation: Option<(http::HeaderName, HeaderValue)>,
+        // Strict mode: the response, held until its entry is durably written.
+        held: Option<Held<B>>,
     }
 }
 
-impl<F> ResponseFuture<F> {
+impl<F, B> ResponseFuture<F, B> {
     pub(crate) fn new(
         inner: TaskLocalFuture<CallContext, F>,
         recorder: Option<Recorder>,
@@ -38,11 +40,12 @@ impl<F> ResponseFuture<F> {
             inner,
             recorder,
             correlation,
+            held: None,
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
     B: Body<Data = Bytes>,
@@ -53,6 +56,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if let Some(held) = this.held.as_mut() {
+            let written = ready!(held.pending.as_mut().poll(cx));
+            return match this.held.take() {
+                Some(held) => Poll::Ready(Ok(held.release(written))),
+                None => Poll::Pending,
+            };
+        }
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx)));
         let result = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
@@ -105,22 +115,54 @@ where
                 return Poll::Ready(Err(error));
             }
         };
-        if let Some((name, value)) = this.correlation.take() {
-            response.headers_mut().entry(name).or_insert(value);
+        let correlation = this.correlation.take();
+        if let Some((name, value)) = &correlation {
+            response
+                .headers_mut()
+                .entry(name.clone())
+                .or_insert(value.clone());
         }
         let Some(mut recorder) = this.recorder.take() else {
             return Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, None))));
         };
         recorder.status = Some(response.status().as_u16());
+        let user = response
+            .extensions()
+            .get::<AuditUser>()
+            .map(|u| u.0.clone());
+        if recorder.config.auditor.overflow() == Some(OverflowPolicy::Strict) {
+            // No byte leaves before the entry is durable: record at the response head.
+            let status = response.status().as_u16();
+            let ending = Ending {
+                status: Some(status),
+                outcome: Outcome::from_status(status),
+                error: None,
+                response: None,
+                response_type: None,
+                response_user: user,
+            };
+            let Some(mut entry) = recorder.finish(ending) else {
+                return Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, None))));
+            };
+            entry.response_bytes = response.body().size_hint().exact();
+            let mut held = Held {
+                pending: recorder.record(entry),
+                response,
+                correlation,
+            };
+            return match held.pending.as_mut().poll(cx) {
+                Poll::Ready(written) => Poll::Ready(Ok(held.release(written))),
+                Poll::Pending => {
+                    *this.held = Some(held);
+                    Poll::Pending
+                }
+            };
+        }
         let content_type = response
             .headers()
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let user = response
-            .extensions()
-            .get::<AuditUser>()
-            .map(|u| u.0.clone());
         let limit = if recorder.level.captures_response() {
             recorder.config.max_body_bytes
         } else {
@@ -142,5 +184,47 @@ where
             parts,
             ResponseBody::new(body, Some(completion)),
         )))
+    }
+}
+
+/// A short plain-text answer from the layer itself (a panic's 500, strict mode's 503).
+fn fixed_response<B>(
+    status: StatusCode,
+    text: &'static str,
+    correlation: Option<(http::HeaderName, HeaderValue)>,
+) -> Response<ResponseBody<B>> {
+    let mut response = Response::new(ResponseBody::fixed(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Some((name, value)) = correlation {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+/// Strict mode: a response waiting for its entry to be durably written.
+struct Held<B> {
+    pending: RecordFuture,
+    response: Response<B>,
+    correlation: Option<(http::HeaderName, HeaderValue)>,
+}
+
+impl<B> Held<B> {
+    /// The response once the entry is written, or `503` if it could not be.
+    fn release(self, written: Result<(), audit_core::RecordError>) -> Response<ResponseBody<B>> {
+        match written {
+            Ok(()) => self.response.map(|body| ResponseBody::new(body, None)),
+            Err(e) => {
+                tracing::error!(error = %e, "audit entry not durably written (strict mode): answering 503");
+                fixed_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable: the audit log cannot record this request",
+                    self.correlation,
+                )
+            }
+        }
     }
 }
