@@ -11,8 +11,9 @@ use crate::summary::Scrubber;
 /// The sinks used when `AUDIT_SINK` is not set.
 pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
 
-const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR` or \
-`jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N`";
+const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR`, \
+`jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N` or \
+`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR` (feature `postgres`)";
 
 /// One sink named in `AUDIT_SINK`.
 ///
@@ -31,6 +32,24 @@ pub enum SinkSpec {
     /// `jsonl:DIR[?options]`.
     #[cfg(feature = "jsonl")]
     Jsonl(JsonlSpec),
+    /// `postgres://…` or `postgresql://…`, with the sink's own options `audit_schema`,
+    /// `audit_table` and `audit_spool` taken out of the URL's query.
+    #[cfg(feature = "postgres")]
+    Postgres(PostgresSpec),
+}
+
+/// The PostgreSQL sink's settings from `postgres://…`.
+#[cfg(feature = "postgres")]
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresSpec {
+    /// The connection URL, without the sink's own options.
+    pub url: String,
+    /// `audit_schema=` (default `public`).
+    pub schema: Option<String>,
+    /// `audit_table=` (default `audit_log`).
+    pub table: Option<String>,
+    /// `audit_spool=` (default `./audit_spool`).
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 /// The JSONL sink's settings from `jsonl:DIR?…`.
@@ -99,6 +118,14 @@ impl SinkSpec {
                 ));
             }
         }
+        if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return Ok(SinkSpec::Postgres(parse_postgres(spec)));
+            #[cfg(not(feature = "postgres"))]
+            return Err(fail(
+                "the `postgres` feature of audit-core is not enabled".into(),
+            ));
+        }
         let scheme = spec.split(':').next().unwrap_or(spec);
         Err(fail(format!("unknown sink `{scheme}`")))
     }
@@ -127,8 +154,66 @@ impl SinkSpec {
                 })?;
                 Ok(Box::new(sink))
             }
+            #[cfg(feature = "postgres")]
+            SinkSpec::Postgres(spec) => {
+                let failed = |source| ConfigError::Sink {
+                    spec: crate::sink::postgres::redact_url(&spec.url),
+                    source,
+                };
+                let mut builder =
+                    crate::postgres::PostgresSink::builder(&spec.url).map_err(failed)?;
+                if let Some(schema) = &spec.schema {
+                    builder = builder.schema(schema);
+                }
+                if let Some(table) = &spec.table {
+                    builder = builder.table(table);
+                }
+                if let Some(dir) = &spec.spool_dir {
+                    builder = builder.spool_dir(dir);
+                }
+                Ok(Box::new(builder.open().map_err(failed)?))
+            }
         }
     }
+}
+
+#[cfg(feature = "postgres")]
+impl std::fmt::Debug for PostgresSpec {
+    /// Shows the URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSpec")
+            .field("url", &crate::sink::postgres::redact_url(&self.url))
+            .field("schema", &self.schema)
+            .field("table", &self.table)
+            .field("spool_dir", &self.spool_dir)
+            .finish()
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn parse_postgres(spec: &str) -> PostgresSpec {
+    let (base, query) = spec.split_once('?').unwrap_or((spec, ""));
+    let mut out = PostgresSpec {
+        url: String::new(),
+        schema: None,
+        table: None,
+        spool_dir: None,
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("audit_schema", v)) => out.schema = Some(v.to_owned()),
+            Some(("audit_table", v)) => out.table = Some(v.to_owned()),
+            Some(("audit_spool", v)) => out.spool_dir = Some(v.into()),
+            _ => kept.push(pair),
+        }
+    }
+    out.url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    out
 }
 
 impl std::fmt::Display for SinkSpec {
@@ -139,6 +224,14 @@ impl std::fmt::Display for SinkSpec {
             SinkSpec::Stdout(StdoutFormat::Pretty) => f.write_str("stdout (pretty)"),
             #[cfg(feature = "jsonl")]
             SinkSpec::Jsonl(spec) => write!(f, "JSONL files in {}", spec.dir.display()),
+            #[cfg(feature = "postgres")]
+            SinkSpec::Postgres(spec) => write!(
+                f,
+                "PostgreSQL {} (table {}.{})",
+                crate::sink::postgres::redact_url(&spec.url),
+                spec.schema.as_deref().unwrap_or("public"),
+                spec.table.as_deref().unwrap_or("audit_log")
+            ),
         }
     }
 }
@@ -409,6 +502,27 @@ mod tests {
             assert!(err.contains(needle), "{err}");
             assert!(err.contains("accepted"), "{err}");
         }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_urls_keep_driver_options_and_take_the_sinks() {
+        let c = config(&[(
+            "AUDIT_SINK",
+            "postgres://app:pw@db:5432/prod?sslmode=disable&audit_schema=audit&audit_spool=/var/spool/a",
+        )])
+        .unwrap();
+        let SinkSpec::Postgres(spec) = &c.sinks[0] else {
+            panic!()
+        };
+        assert_eq!(spec.url, "postgres://app:pw@db:5432/prod?sslmode=disable");
+        assert_eq!(spec.schema.as_deref(), Some("audit"));
+        assert_eq!(
+            spec.spool_dir.as_deref(),
+            Some(std::path::Path::new("/var/spool/a"))
+        );
+        assert!(!c.sinks[0].to_string().contains("pw"));
+        assert!(!format!("{c:?}").contains("pw@"));
     }
 
     #[tokio::test]

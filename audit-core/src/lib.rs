@@ -48,6 +48,8 @@ pub use async_trait::async_trait;
 pub use entry::{AuditEntry, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION};
 #[cfg(feature = "jsonl")]
 pub use env::JsonlSpec;
+#[cfg(feature = "postgres")]
+pub use env::PostgresSpec;
 pub use env::{EnvConfig, SinkSpec, DEFAULT_SINK};
 pub use error::{ConfigError, RecordError, SinkError};
 pub use pipeline::{Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy, Stats, DROPPED_ENDPOINT};
@@ -57,6 +59,8 @@ pub use redact::{
 };
 #[cfg(feature = "jsonl")]
 pub use sink::jsonl;
+#[cfg(feature = "postgres")]
+pub use sink::postgres;
 pub use sink::{format_pretty, Fallback, Fanout, MemorySink, Sink, StdoutFormat, StdoutSink};
 pub use summary::{Scrubber, SummaryLimits};
 

@@ -9,6 +9,8 @@ mod compose;
 #[cfg(feature = "jsonl")]
 pub mod jsonl;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod stdout;
 
 pub use compose::{Fallback, Fanout};

@@ -1,0 +1,298 @@
+//! The table: its migrations, and the mapping between entries and rows.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use tokio_postgres::types::{Json, ToSql, Type};
+use tokio_postgres::{Client, Row};
+use uuid::Uuid;
+
+use crate::entry::{AuditEntry, Outcome, Timestamp};
+
+/// The columns, in table order, with their types for binary COPY.
+pub(crate) const COLUMNS: &[(&str, Type)] = &[
+    ("id", Type::UUID),
+    ("ts", Type::TIMESTAMPTZ),
+    ("v", Type::INT4),
+    ("endpoint", Type::TEXT),
+    ("method", Type::TEXT),
+    ("route", Type::TEXT),
+    ("path", Type::TEXT),
+    ("query", Type::TEXT),
+    ("user_id", Type::TEXT),
+    ("request", Type::JSONB),
+    ("response_summary", Type::JSONB),
+    ("status_code", Type::INT4),
+    ("duration_ms", Type::FLOAT8),
+    ("outcome", Type::TEXT),
+    ("error", Type::TEXT),
+    ("correlation_id", Type::TEXT),
+    ("trace_id", Type::TEXT),
+    ("span_id", Type::TEXT),
+    ("client_addr", Type::TEXT),
+    ("peer_addr", Type::TEXT),
+    ("user_agent", Type::TEXT),
+    ("request_bytes", Type::INT8),
+    ("response_bytes", Type::INT8),
+    ("headers", Type::JSONB),
+    ("fields", Type::JSONB),
+];
+
+/// The comma-separated column list.
+pub(crate) fn column_list() -> String {
+    COLUMNS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The column types, for `BinaryCopyInWriter`.
+pub(crate) fn column_types() -> Vec<Type> {
+    COLUMNS.iter().map(|(_, ty)| ty.clone()).collect()
+}
+
+/// An entry's values converted to what the columns take.
+pub(crate) struct RowValues<'a> {
+    entry: &'a AuditEntry,
+    ts: OffsetDateTime,
+    v: i32,
+    outcome: &'static str,
+    status: Option<i32>,
+    duration_ms: f64,
+    request_bytes: Option<i64>,
+    response_bytes: Option<i64>,
+    request: Option<Json<&'a Value>>,
+    response_summary: Option<Json<&'a Value>>,
+    headers: Json<&'a Map<String, Value>>,
+    fields: Json<&'a Map<String, Value>>,
+}
+
+impl<'a> RowValues<'a> {
+    pub fn new(entry: &'a AuditEntry) -> Self {
+        RowValues {
+            entry,
+            ts: entry.timestamp.as_offset_date_time(),
+            v: i32::try_from(entry.v).unwrap_or(i32::MAX),
+            outcome: entry.outcome.as_str(),
+            status: entry.status_code.map(i32::from),
+            duration_ms: entry.duration_seconds * 1000.0,
+            request_bytes: entry
+                .request_bytes
+                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+            response_bytes: entry
+                .response_bytes
+                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+            request: entry.request.as_ref().map(Json),
+            response_summary: entry.response_summary.as_ref().map(Json),
+            headers: Json(&entry.headers),
+            fields: Json(&entry.fields),
+        }
+    }
+
+    /// The values in [`COLUMNS`] order.
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 25] {
+        let e = self.entry;
+        [
+            &e.id,
+            &self.ts,
+            &self.v,
+            &e.endpoint,
+            &e.method,
+            &e.route,
+            &e.path,
+            &e.query,
+            &e.user,
+            &self.request,
+            &self.response_summary,
+            &self.status,
+            &self.duration_ms,
+            &self.outcome,
+            &e.error,
+            &e.correlation_id,
+            &e.trace_id,
+            &e.span_id,
+            &e.client_addr,
+            &e.peer_addr,
+            &e.user_agent,
+            &self.request_bytes,
+            &self.response_bytes,
+            &self.headers,
+            &self.fields,
+        ]
+    }
+}
+
+/// Reads an entry back from a row selected with [`column_list`].
+pub fn entry_from_row(row: &Row) -> Result<AuditEntry, tokio_postgres::Error> {
+    let ts: OffsetDateTime = row.try_get("ts")?;
+    let mut entry =
+        AuditEntry::started_at(row.try_get::<_, String>("endpoint")?, Timestamp::from(ts));
+    entry.id = row.try_get::<_, Uuid>("id")?;
+    entry.v = u32::try_from(row.try_get::<_, i32>("v")?).unwrap_or(0);
+    entry.method = row.try_get("method")?;
+    entry.route = row.try_get("route")?;
+    entry.path = row.try_get("path")?;
+    entry.query = row.try_get("query")?;
+    entry.user = row.try_get("user_id")?;
+    entry.request = row
+        .try_get::<_, Option<Json<Value>>>("request")?
+        .map(|j| j.0);
+    entry.response_summary = row
+        .try_get::<_, Option<Json<Value>>>("response_summary")?
+        .map(|j| j.0);
+    entry.status_code = row
+        .try_get::<_, Option<i32>>("status_code")?
+        .and_then(|s| u16::try_from(s).ok());
+    entry.duration_seconds = row.try_get::<_, f64>("duration_ms")? / 1000.0;
+    let outcome: String = row.try_get("outcome")?;
+    entry.outcome = serde_json::from_value(Value::String(outcome)).unwrap_or(Outcome::Error);
+    entry.error = row.try_get("error")?;
+    entry.correlation_id = row.try_get("correlation_id")?;
+    entry.trace_id = row.try_get("trace_id")?;
+    entry.span_id = row.try_get("span_id")?;
+    entry.client_addr = row.try_get("client_addr")?;
+    entry.peer_addr = row.try_get("peer_addr")?;
+    entry.user_agent = row.try_get("user_agent")?;
+    entry.request_bytes = row
+        .try_get::<_, Option<i64>>("request_bytes")?
+        .and_then(|b| u64::try_from(b).ok());
+    entry.response_bytes = row
+        .try_get::<_, Option<i64>>("response_bytes")?
+        .and_then(|b| u64::try_from(b).ok());
+    entry.headers = object(row.try_get::<_, Json<Value>>("headers")?.0);
+    entry.fields = object(row.try_get::<_, Json<Value>>("fields")?.0);
+    Ok(entry)
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `"schema"."table"`, for identifiers already validated by [`valid_identifier`].
+pub(crate) fn qualified(schema: &str, table: &str) -> String {
+    format!("\"{schema}\".\"{table}\"")
+}
+
+/// Lower-case letters, digits and `_`, not starting with a digit, at most 48 characters (so
+/// index names derived from it stay under PostgreSQL's 63).
+pub(crate) fn valid_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 48
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+}
+
+/// The migrations, in order; each runs once, recorded in `<table>_migrations`.
+fn migrations(schema: &str, table: &str) -> Vec<(i32, String)> {
+    let t = qualified(schema, table);
+    vec![(
+        1,
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (
+                id uuid PRIMARY KEY,
+                ts timestamptz NOT NULL,
+                v int NOT NULL,
+                endpoint text NOT NULL,
+                method text,
+                route text,
+                path text,
+                query text,
+                user_id text NOT NULL,
+                request jsonb,
+                response_summary jsonb,
+                status_code int,
+                duration_ms double precision NOT NULL,
+                outcome text NOT NULL,
+                error text,
+                correlation_id text,
+                trace_id text,
+                span_id text,
+                client_addr text,
+                peer_addr text,
+                user_agent text,
+                request_bytes bigint,
+                response_bytes bigint,
+                headers jsonb NOT NULL DEFAULT '{{}}',
+                fields jsonb NOT NULL DEFAULT '{{}}'
+            );
+            CREATE INDEX IF NOT EXISTS \"{table}_ts_brin\" ON {t} USING brin (ts) WITH (autosummarize = on);
+            CREATE INDEX IF NOT EXISTS \"{table}_endpoint_ts\" ON {t} (endpoint, ts DESC);
+            CREATE INDEX IF NOT EXISTS \"{table}_user_ts\" ON {t} (user_id, ts DESC);
+            CREATE INDEX IF NOT EXISTS \"{table}_correlation\" ON {t} (correlation_id) WHERE correlation_id IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS \"{table}_failures\" ON {t} (ts DESC) WHERE outcome <> 'success';"
+        ),
+    )]
+}
+
+/// Creates the schema, the table and its indexes, under an advisory lock so that several
+/// instances starting at once do it once. Returns the migrations applied now.
+pub(crate) async fn migrate(
+    client: &mut Client,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<i32>, tokio_postgres::Error> {
+    let lock_key = format!("audited:{schema}.{table}");
+    let transaction = client.transaction().await?;
+    // Transaction-scoped: released at commit or rollback, even if the connection drops.
+    transaction
+        .execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock_key])
+        .await?;
+    transaction
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+             CREATE TABLE IF NOT EXISTS {} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());",
+            qualified(schema, &format!("{table}_migrations"))
+        ))
+        .await?;
+    let applied: Vec<i32> = transaction
+        .query(
+            &format!(
+                "SELECT version FROM {}",
+                qualified(schema, &format!("{table}_migrations"))
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut now = Vec::new();
+    for (version, sql) in migrations(schema, table) {
+        if applied.contains(&version) {
+            continue;
+        }
+        transaction.batch_execute(&sql).await?;
+        transaction
+            .execute(
+                &format!(
+                    "INSERT INTO {} (version) VALUES ($1)",
+                    qualified(schema, &format!("{table}_migrations"))
+                ),
+                &[&version],
+            )
+            .await?;
+        now.push(version);
+    }
+    transaction.commit().await?;
+    Ok(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_validated() {
+        for good in ["audit_log", "a1", "_x"] {
+            assert!(valid_identifier(good), "{good}");
+        }
+        for bad in ["", "1a", "Audit", "a-b", "a\"b", "a b", &"x".repeat(49)] {
+            assert!(!valid_identifier(bad), "{bad}");
+        }
+    }
+}

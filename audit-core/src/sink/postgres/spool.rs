@@ -1,0 +1,132 @@
+//! The local spool: batches that could not reach PostgreSQL, kept as JSONL files until they can.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::entry::AuditEntry;
+use crate::error::SinkError;
+
+/// A directory of `spool_<first id>.jsonl` files, one per batch. Files are written to a temporary
+/// name, synced and renamed, so a crash never leaves a partial batch under a spool name; the
+/// time-ordered ids make name order the order of recording.
+#[derive(Debug)]
+pub(crate) struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+impl Spool {
+    pub fn open(dir: PathBuf, max_bytes: u64) -> Result<Self, SinkError> {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&dir)
+            .map_err(|e| SinkError::io("create spool directory", &dir, e))?;
+        Ok(Spool { dir, max_bytes })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The spooled batch files, oldest first.
+    pub fn files(&self) -> Result<Vec<PathBuf>, SinkError> {
+        let mut files = Vec::new();
+        let listing = fs::read_dir(&self.dir).map_err(|e| SinkError::io("list", &self.dir, e))?;
+        for dirent in listing {
+            let path = dirent
+                .map_err(|e| SinkError::io("list", &self.dir, e))?
+                .path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.starts_with("spool_") && name.ends_with(".jsonl") {
+                files.push(path);
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    fn used_bytes(&self) -> Result<u64, SinkError> {
+        let mut total = 0;
+        for file in self.files()? {
+            total += fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    /// Stores a batch durably; fails when the spool would outgrow its bound.
+    pub fn push(&self, batch: &[AuditEntry]) -> Result<PathBuf, SinkError> {
+        let Some(first) = batch.first() else {
+            return Ok(self.dir.clone());
+        };
+        let mut buf = Vec::with_capacity(batch.len() * 512);
+        for entry in batch {
+            entry
+                .write_json_line(&mut buf)
+                .map_err(|source| SinkError::Serialize {
+                    id: entry.id,
+                    source,
+                })?;
+        }
+        let used = self.used_bytes()?;
+        if used + buf.len() as u64 > self.max_bytes {
+            return Err(SinkError::other(format!(
+                "the PostgreSQL spool {} is full ({used} of {} bytes): the database has been unreachable too long; restore it or raise the spool bound",
+                self.dir.display(),
+                self.max_bytes
+            )));
+        }
+        let path = self.dir.join(format!("spool_{}.jsonl", first.id));
+        let tmp = self.dir.join(format!(".spool_{}.tmp", first.id));
+        let write = || -> std::io::Result<()> {
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&tmp)?;
+            file.write_all(&buf)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            fs::File::open(&self.dir)?.sync_all()
+        };
+        write().map_err(|e| SinkError::io("write spool file", &path, e))?;
+        Ok(path)
+    }
+
+    /// Reads one spooled batch.
+    pub fn read(&self, path: &Path) -> Result<Vec<AuditEntry>, SinkError> {
+        let text =
+            fs::read_to_string(path).map_err(|e| SinkError::io("read spool file", path, e))?;
+        let mut entries = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            let entry = serde_json::from_str(line).map_err(|e| {
+                SinkError::other(format!(
+                    "spool file {} line {}: {e}",
+                    path.display(),
+                    number + 1
+                ))
+            })?;
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    /// Removes a replayed batch.
+    pub fn remove(&self, path: &Path) -> Result<(), SinkError> {
+        fs::remove_file(path).map_err(|e| SinkError::io("remove spool file", path, e))
+    }
+
+    /// Sets aside a file that cannot be read, so it does not block the others.
+    pub fn quarantine(&self, path: &Path) {
+        let target = path.with_extension("bad");
+        if let Err(e) = fs::rename(path, &target) {
+            tracing::error!(file = %path.display(), error = %e, "could not set aside an unreadable spool file");
+        }
+    }
+}

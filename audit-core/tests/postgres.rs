@@ -1,0 +1,349 @@
+//! The PostgreSQL sink against the machine's real server (`AUDIT_TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`). Each test works in its own schema and drops it.
+#![cfg(feature = "postgres")]
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use audit_core::postgres::{entry_from_row, PostgresSink};
+use audit_core::{AuditEntry, Auditor, Outcome, Sink};
+use serde_json::json;
+use tokio_postgres::{Client, NoTls};
+
+fn database_url() -> String {
+    std::env::var("AUDIT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+async fn admin() -> Client {
+    let (client, connection) = tokio_postgres::connect(&database_url(), NoTls)
+        .await
+        .expect("PostgreSQL must be reachable at AUDIT_TEST_DATABASE_URL (.ci/run starts it)");
+    tokio::spawn(connection);
+    client
+}
+
+/// A schema of its own, dropped by [`TestSchema::drop`].
+struct TestSchema {
+    name: String,
+    spool: tempfile::TempDir,
+}
+
+impl TestSchema {
+    fn new() -> Self {
+        TestSchema {
+            name: format!("audit_test_{}", uuid::Uuid::now_v7().simple()),
+            spool: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn sink(&self, url: &str) -> PostgresSink {
+        PostgresSink::builder(url)
+            .unwrap()
+            .schema(&self.name)
+            .spool_dir(self.spool.path())
+            .connect_timeout(Duration::from_secs(2))
+            .open()
+            .unwrap()
+    }
+
+    async fn count(&self, client: &Client) -> (i64, i64) {
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT count(*), count(DISTINCT id) FROM \"{}\".audit_log",
+                    self.name
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    }
+
+    async fn drop(self, client: &Client) {
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name))
+            .await
+            .unwrap();
+    }
+}
+
+fn full_entry() -> AuditEntry {
+    let mut entry = AuditEntry::new("sow_create");
+    entry.method = Some("POST".into());
+    entry.route = Some("/api/v1/sow/{id}".into());
+    entry.path = Some("/api/v1/sow/7".into());
+    entry.query = Some("token=[REDACTED]&page=2".into());
+    entry.user = "alice".into();
+    entry.request =
+        Some(json!({"client_id": "CLIENT-001", "nested": {"a": [1, 2, "<3 more items>"]}}));
+    entry.response_summary = Some(json!({"sow_text": "<5234 characters>", "cost_usd": 0.23}));
+    entry.status_code = Some(201);
+    entry.duration_seconds = 0.034523;
+    entry.outcome = Outcome::ClientError;
+    entry.error = Some("boom \u{1F4A5} with 'quotes' and \"double\"".into());
+    entry.correlation_id = Some("req-1".into());
+    entry.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+    entry.span_id = Some("00f067aa0ba902b7".into());
+    entry.client_addr = Some("203.0.113.9".into());
+    entry.peer_addr = Some("127.0.0.1:5000".into());
+    entry.user_agent = Some("curl/8".into());
+    entry.request_bytes = Some(12);
+    entry.response_bytes = Some(5300);
+    entry
+        .headers
+        .insert("authorization".into(), "[REDACTED]".into());
+    entry.fields.insert("llm_calls".into(), 3.into());
+    entry
+}
+
+#[tokio::test]
+async fn two_concurrent_starters_create_the_table_once() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let (mut a, mut b) = (schema.sink(&database_url()), schema.sink(&database_url()));
+    let (ra, rb) = tokio::join!(a.connect(), b.connect());
+    ra.unwrap();
+    rb.unwrap();
+    let migrations: i64 = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM \"{}\".audit_log_migrations",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(migrations, 1);
+    let indexes: Vec<String> = client
+        .query("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'audit_log' ORDER BY 1", &[&schema.name])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            "audit_log_correlation",
+            "audit_log_endpoint_ts",
+            "audit_log_failures",
+            "audit_log_pkey",
+            "audit_log_ts_brin",
+            "audit_log_user_ts"
+        ]
+    );
+    let brin_options: Option<Vec<String>> = client
+        .query_one(
+            "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'audit_log_ts_brin'",
+            &[&schema.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(brin_options, Some(vec!["autosummarize=on".to_string()]));
+    schema.drop(&client).await;
+}
+
+#[tokio::test]
+async fn every_field_round_trips() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let mut sink = schema.sink(&database_url());
+    let entry = full_entry();
+    let mut minimal = AuditEntry::new("job");
+    minimal.duration_seconds = 1.5;
+    sink.write(&[entry.clone(), minimal.clone()]).await.unwrap();
+    let rows = client
+        .query(
+            &format!("SELECT * FROM \"{}\".audit_log ORDER BY id", schema.name),
+            &[],
+        )
+        .await
+        .unwrap();
+    let back: Vec<AuditEntry> = rows.iter().map(|r| entry_from_row(r).unwrap()).collect();
+    for (stored, original) in back.iter().zip([&entry, &minimal]) {
+        let mut stored = stored.clone();
+        // duration is stored in milliseconds as double precision: equal to ~1e-15 relative.
+        assert!((stored.duration_seconds - original.duration_seconds).abs() < 1e-12);
+        stored.duration_seconds = original.duration_seconds;
+        assert_eq!(&stored, original);
+    }
+    schema.drop(&client).await;
+}
+
+#[tokio::test]
+async fn a_retried_batch_is_not_duplicated() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let mut sink = schema.sink(&database_url());
+    let batch: Vec<AuditEntry> = (0..500).map(|_| AuditEntry::new("retry")).collect();
+    sink.write(&batch[..300]).await.unwrap();
+    // The whole batch again, as after a commit whose answer was lost.
+    sink.write(&batch).await.unwrap();
+    sink.write(&batch).await.unwrap();
+    assert_eq!(schema.count(&client).await, (500, 500));
+    assert_eq!(sink.stats().deduplicated_batches(), 2);
+    assert_eq!(sink.stats().spooled_batches(), 0);
+    schema.drop(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_tasks_write_100_000_entries_exactly_once() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let auditor = Auditor::builder()
+        .build(schema.sink(&database_url()))
+        .unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|task| {
+            let auditor = auditor.clone();
+            tokio::spawn(async move {
+                for i in 0..6_250 {
+                    let mut entry = AuditEntry::new("load");
+                    entry.fields.insert("task".into(), task.into());
+                    entry.fields.insert("i".into(), i.into());
+                    auditor.record(entry).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    auditor.shutdown().await.unwrap();
+    assert_eq!(schema.count(&client).await, (100_000, 100_000));
+    assert_eq!(auditor.stats().failed_entries, 0);
+    schema.drop(&client).await;
+}
+
+/// A TCP proxy to PostgreSQL that can cut every connection and refuse new ones.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    up: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (up2, links2) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                links2.lock().unwrap().push(link);
+            }
+        });
+        Proxy { addr, up, links }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_connection_loses_and_duplicates_nothing() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let config: tokio_postgres::Config = database_url().parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        #[allow(unreachable_patterns)]
+        _ => "127.0.0.1".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let proxy = Proxy::start(format!("{host}:{port}")).await;
+    let user = config.get_user().unwrap_or("postgres");
+    let dbname = config.get_dbname().unwrap_or("test");
+    let via_proxy = format!("postgres://{user}@{}/{dbname}", proxy.addr);
+
+    let sink = schema.sink(&via_proxy);
+    let stats = sink.stats();
+    let auditor = Auditor::builder().batch_size(200).build(sink).unwrap();
+    let mut ids = HashSet::new();
+    for round in 0..30 {
+        if round == 10 {
+            proxy.cut();
+        }
+        if round == 20 {
+            proxy.restore();
+        }
+        for _ in 0..200 {
+            let entry = AuditEntry::new("through_a_fault");
+            ids.insert(entry.id);
+            auditor.record(entry).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    auditor.shutdown().await.unwrap();
+    assert_eq!(schema.count(&client).await, (6_000, 6_000));
+    let stored: HashSet<uuid::Uuid> = client
+        .query(
+            &format!("SELECT id FROM \"{}\".audit_log", schema.name),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, ids);
+    assert!(
+        stats.spooled_batches() > 0,
+        "some batches went through the spool"
+    );
+    assert_eq!(stats.replayed_batches(), stats.spooled_batches());
+    assert!(stats.connects() >= 2, "it reconnected");
+    assert_eq!(
+        std::fs::read_dir(schema.spool.path()).unwrap().count(),
+        0,
+        "the spool is empty again"
+    );
+    schema.drop(&client).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_spools_and_the_next_start_replays() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    // Nothing listens on port 9 of loopback.
+    let mut down = schema.sink("postgres://postgres@127.0.0.1:9/test");
+    let batch: Vec<AuditEntry> = (0..50).map(|_| AuditEntry::new("offline")).collect();
+    down.write(&batch).await.unwrap();
+    down.close().await.unwrap();
+    assert_eq!(down.stats().spooled_batches(), 1);
+    // The next start, with the database reachable, replays the spool before its own batch.
+    let mut up = schema.sink(&database_url());
+    up.write(&[AuditEntry::new("online")]).await.unwrap();
+    assert_eq!(up.stats().replayed_batches(), 1);
+    assert_eq!(schema.count(&client).await, (51, 51));
+    schema.drop(&client).await;
+}
