@@ -347,3 +347,76 @@ async fn an_unreachable_database_spools_and_the_next_start_replays() {
     assert_eq!(schema.count(&client).await, (51, 51));
     schema.drop(&client).await;
 }
+
+#[tokio::test]
+async fn the_append_only_role_of_the_docs_can_write_but_not_change() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    // The owner creates the table once.
+    schema.sink(&database_url()).connect().await.unwrap();
+    let role = format!("audit_writer_{}", &schema.name[11..27]);
+    let database: String = client
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let s = &schema.name;
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA \"{s}\" TO {role};
+             GRANT INSERT ON \"{s}\".audit_log TO {role};
+             GRANT SELECT ON \"{s}\".audit_log_migrations TO {role};
+             GRANT TEMPORARY ON DATABASE \"{database}\" TO {role};
+             REVOKE UPDATE, DELETE, TRUNCATE ON \"{s}\".audit_log FROM {role}, PUBLIC;"
+        ))
+        .await
+        .unwrap();
+    let mut url: tokio_postgres::Config = database_url().parse().unwrap();
+    url.user(&role);
+    let host = match &url.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        #[allow(unreachable_patterns)]
+        _ => "127.0.0.1".into(),
+    };
+    let port = url.get_ports().first().copied().unwrap_or(5432);
+    let writer_url = format!("postgres://{role}@{host}:{port}/{database}");
+    let mut sink = schema.sink(&writer_url);
+    sink.connect().await.unwrap();
+    let batch: Vec<AuditEntry> = (0..10).map(|_| AuditEntry::new("append_only")).collect();
+    sink.write(&batch).await.unwrap();
+    sink.write(&batch).await.unwrap(); // the deduplicating path works with these rights too
+    assert_eq!(sink.stats().spooled_batches(), 0);
+    assert_eq!(sink.stats().deduplicated_batches(), 1);
+    assert_eq!(schema.count(&client).await, (10, 10));
+
+    let (writer, connection) = tokio_postgres::connect(&writer_url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let mut refused = Vec::new();
+    for change in [
+        format!("UPDATE \"{s}\".audit_log SET user_id = 'mallory'"),
+        format!("DELETE FROM \"{s}\".audit_log"),
+        format!("TRUNCATE \"{s}\".audit_log"),
+    ] {
+        let code = writer
+            .batch_execute(&change)
+            .await
+            .err()
+            .and_then(|e| e.code().cloned());
+        refused.push((change, code));
+    }
+    drop(writer);
+    drop(sink);
+    schema.drop(&client).await;
+    client
+        .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
+        .await
+        .unwrap();
+    for (change, code) in refused {
+        assert_eq!(
+            code,
+            Some(tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{change}"
+        );
+    }
+}

@@ -213,14 +213,20 @@ impl PostgresSink {
     /// Connects now (and creates the table), instead of on the first write: fails fast when
     /// the database is unreachable or the role lacks rights.
     pub async fn connect(&mut self) -> Result<(), SinkError> {
-        self.next_connect = Instant::now();
-        if self.ensure_connected().await {
-            Ok(())
-        } else {
-            Err(SinkError::other(format!(
-                "could not connect to PostgreSQL for {} (see the log for the cause)",
+        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(());
+        }
+        match self.try_connect().await {
+            Ok(client) => {
+                self.client = Some(client);
+                self.backoff = INITIAL_BACKOFF;
+                self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(cause) => Err(SinkError::other(format!(
+                "could not connect to PostgreSQL for {}: {cause}",
                 self.target
-            )))
+            ))),
         }
     }
 
@@ -255,7 +261,7 @@ impl PostgresSink {
         let connecting = tokio::time::timeout(self.connect_timeout, self.config.connect(NoTls));
         let (mut client, connection) = match connecting.await {
             Ok(Ok(connected)) => connected,
-            Ok(Err(e)) => return Err(e.to_string()),
+            Ok(Err(e)) => return Err(describe(&e)),
             Err(_) => return Err(format!("no answer within {:?}", self.connect_timeout)),
         };
         tokio::spawn(async move {
@@ -265,7 +271,7 @@ impl PostgresSink {
         });
         let applied = schema::migrate(&mut client, &self.schema, &self.table)
             .await
-            .map_err(|e| format!("creating the audit table failed: {e}"))?;
+            .map_err(|e| format!("creating the audit table failed: {}", describe(&e)))?;
         if !applied.is_empty() {
             tracing::info!(table = %self.target, migrations = ?applied, "created the audit table");
         }
@@ -332,8 +338,9 @@ impl PostgresSink {
         let transaction = client.transaction().await?;
         transaction
             .batch_execute(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                self.staging, self.target
+                "CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS",
+                self.staging,
+                schema::staging_columns()
             ))
             .await?;
         let statement = format!(
@@ -352,7 +359,9 @@ impl PostgresSink {
         transaction
             .execute(
                 &format!(
-                    "INSERT INTO {} ({cols}) SELECT {cols} FROM {} ON CONFLICT (id) DO NOTHING",
+                    // Without a conflict target: an insert-only role may not read `id`, which a
+                    // target would need; the primary key is the table's only unique constraint.
+                    "INSERT INTO {} ({cols}) SELECT {cols} FROM {} ON CONFLICT DO NOTHING",
                     self.target,
                     self.staging,
                     cols = column_list()
@@ -402,7 +411,7 @@ impl Sink for PostgresSink {
         match self.write_connected(batch).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                tracing::error!(table = %self.target, error = %e, "PostgreSQL refused an audit batch");
+                tracing::error!(table = %self.target, error = %describe(&e), "PostgreSQL refused an audit batch");
                 if self.client.as_ref().is_none_or(|c| c.is_closed()) || e.as_db_error().is_none() {
                     self.client = None;
                 }
@@ -420,7 +429,7 @@ impl Sink for PostgresSink {
         }
         if pending > 0 && self.ensure_connected().await {
             if let Err(e) = self.replay().await {
-                tracing::warn!(error = %e, "spooled audit batches stay in the spool until the next start");
+                tracing::warn!(error = %describe(&e), "spooled audit batches stay in the spool until the next start");
             }
         }
         let left = self.spool.files().map(|f| f.len()).unwrap_or(0);
@@ -433,6 +442,24 @@ impl Sink for PostgresSink {
 
     fn name(&self) -> &str {
         "postgres"
+    }
+}
+
+/// The error with the server's message, detail and SQLSTATE, which `Display` leaves out.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(": ");
+                text.push_str(detail);
+            }
+            text
+        }
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
     }
 }
 

@@ -46,6 +46,16 @@ pub(crate) fn column_list() -> String {
         .join(", ")
 }
 
+/// Column definitions of the staging table, written out rather than `LIKE` the audit table,
+/// which would need `SELECT` on it.
+pub(crate) fn staging_columns() -> String {
+    COLUMNS
+        .iter()
+        .map(|(name, ty)| format!("{name} {}", ty.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The column types, for `BinaryCopyInWriter`.
 pub(crate) fn column_types() -> Vec<Type> {
     COLUMNS.iter().map(|(_, ty)| ty.clone()).collect()
@@ -236,6 +246,26 @@ pub(crate) async fn migrate(
     schema: &str,
     table: &str,
 ) -> Result<Vec<i32>, tokio_postgres::Error> {
+    // Up to date already: no DDL, no lock, so an insert-only role can start (docs/postgres.md).
+    let migrations_table = qualified(schema, &format!("{table}_migrations"));
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass($1)::text", &[&migrations_table])
+        .await?
+        .get(0);
+    if exists.is_some() {
+        let applied: Vec<i32> = client
+            .query(&format!("SELECT version FROM {migrations_table}"), &[])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if migrations(schema, table)
+            .iter()
+            .all(|(v, _)| applied.contains(v))
+        {
+            return Ok(Vec::new());
+        }
+    }
     let lock_key = format!("audited:{schema}.{table}");
     let transaction = client.transaction().await?;
     // Transaction-scoped: released at commit or rollback, even if the connection drops.
