@@ -23,8 +23,8 @@ use crate::error::SinkError;
 mod schema;
 mod spool;
 
-pub use schema::entry_from_row;
-use schema::{column_list, column_types, qualified, valid_identifier, RowValues};
+use schema::{column_list, column_types, qualified, valid_identifier};
+pub use schema::{column_names, entry_from_row, RowValues};
 use spool::Spool;
 
 /// Configures a [`PostgresSink`]; made by [`PostgresSink::builder`].
@@ -314,15 +314,7 @@ impl PostgresSink {
         let Some(client) = self.client.as_ref() else {
             return Ok(());
         };
-        let statement = format!("COPY {} ({}) FROM STDIN BINARY", self.target, column_list());
-        let sink = client.copy_in(&statement).await?;
-        let writer = BinaryCopyInWriter::new(sink, &column_types());
-        let mut writer = std::pin::pin!(writer);
-        for entry in batch {
-            let row = RowValues::new(entry);
-            writer.as_mut().write(&row.params()).await?;
-        }
-        let rows = writer.finish().await?;
+        let rows = copy_entries(client, &self.target, batch).await?;
         self.stats.inner.copied.fetch_add(rows, Ordering::Relaxed);
         Ok(())
     }
@@ -443,6 +435,25 @@ impl Sink for PostgresSink {
     fn name(&self) -> &str {
         "postgres"
     }
+}
+
+/// One binary `COPY` of `entries` into `table` (a quoted, qualified name such as
+/// `"public"."audit_log"`), with no staging and no deduplication: what the sink does on a
+/// batch's first attempt. Returns the number of rows.
+pub async fn copy_entries(
+    client: &Client,
+    table: &str,
+    entries: &[AuditEntry],
+) -> Result<u64, tokio_postgres::Error> {
+    let statement = format!("COPY {table} ({}) FROM STDIN BINARY", column_list());
+    let sink = client.copy_in(&statement).await?;
+    let writer = BinaryCopyInWriter::new(sink, &column_types());
+    let mut writer = std::pin::pin!(writer);
+    for entry in entries {
+        let row = RowValues::new(entry);
+        writer.as_mut().write(&row.params()).await?;
+    }
+    writer.finish().await
 }
 
 /// The error with the server's message, detail and SQLSTATE, which `Display` leaves out.

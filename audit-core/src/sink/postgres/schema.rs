@@ -37,6 +37,11 @@ pub(crate) const COLUMNS: &[(&str, Type)] = &[
     ("fields", Type::JSONB),
 ];
 
+/// The table's column names, in order.
+pub fn column_names() -> Vec<&'static str> {
+    COLUMNS.iter().map(|(name, _)| *name).collect()
+}
+
 /// The comma-separated column list.
 pub(crate) fn column_list() -> String {
     COLUMNS
@@ -61,8 +66,17 @@ pub(crate) fn column_types() -> Vec<Type> {
     COLUMNS.iter().map(|(_, ty)| ty.clone()).collect()
 }
 
-/// An entry's values converted to what the columns take.
-pub(crate) struct RowValues<'a> {
+/// An entry's values converted to what the table's columns take, in [`column_names`] order:
+/// for tools that write rows themselves (benchmarks, migrations of old logs).
+///
+/// ```
+/// use audit_core::{postgres::RowValues, AuditEntry};
+///
+/// let entry = AuditEntry::new("x");
+/// let row = RowValues::new(&entry);
+/// assert_eq!(row.params().len(), audit_core::postgres::column_names().len());
+/// ```
+pub struct RowValues<'a> {
     entry: &'a AuditEntry,
     ts: OffsetDateTime,
     v: i32,
@@ -78,6 +92,7 @@ pub(crate) struct RowValues<'a> {
 }
 
 impl<'a> RowValues<'a> {
+    /// Converts `entry`.
     pub fn new(entry: &'a AuditEntry) -> Self {
         RowValues {
             entry,
