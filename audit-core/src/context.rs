@@ -21,6 +21,23 @@ pub struct CallDetails {
     pub error: Option<String>,
     /// Custom fields.
     pub fields: Map<String, Value>,
+    /// The id of the entry an `#[audited]` call records for itself (for nested calls' `parent_id`).
+    pub entry_id: Option<uuid::Uuid>,
+    /// The correlation id nested calls inherit.
+    pub correlation_id: Option<String>,
+    claimed: bool,
+}
+
+impl CallDetails {
+    /// Names the endpoint if no `#[audited]` call did yet; returns whether this call did.
+    pub fn claim_endpoint(&mut self, name: &str) -> bool {
+        if self.claimed {
+            return false;
+        }
+        self.claimed = true;
+        self.endpoint = Some(name.to_owned());
+        true
+    }
 }
 
 /// A shared handle to one in-flight call's [`CallDetails`]; clones share the same details.
@@ -53,6 +70,11 @@ impl CallContext {
     /// A context with nothing set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs `body` with this context as the current one (synchronous code).
+    pub fn sync_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self.clone(), body)
     }
 
     /// Runs `future` with this context as the current one.

@@ -35,16 +35,21 @@
 //! - `async-trait` so [`Sink`] stays object-safe (`Box<dyn Sink>` picked at run time).
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod __private;
 pub mod context;
 mod entry;
 mod env;
 mod error;
+mod global;
 mod pipeline;
 mod redact;
 mod sink;
 mod summary;
 
 pub use async_trait::async_trait;
+#[cfg(feature = "macros")]
+pub use audit_macros::audited;
 pub use entry::{AuditEntry, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION};
 #[cfg(feature = "jsonl")]
 pub use env::JsonlSpec;
@@ -52,7 +57,10 @@ pub use env::JsonlSpec;
 pub use env::PostgresSpec;
 pub use env::{EnvConfig, SinkSpec, DEFAULT_SINK};
 pub use error::{ConfigError, RecordError, SinkError};
-pub use pipeline::{Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy, Stats, DROPPED_ENDPOINT};
+pub use global::{global_auditor, set_global_auditor};
+pub use pipeline::{
+    Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy, Stats, TryRecordError, DROPPED_ENDPOINT,
+};
 pub use redact::{
     Redaction, DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_KEYS, DEFAULT_SENSITIVE_QUERY_PARAMS,
     REDACTED,

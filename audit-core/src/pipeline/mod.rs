@@ -34,6 +34,18 @@ pub enum OverflowPolicy {
     Strict,
 }
 
+/// Why [`Auditor::try_record`] did not queue an entry.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TryRecordError {
+    /// The queue is full; here is the entry back (policies `Block` and `Strict`).
+    Full(Box<AuditEntry>),
+    /// The queue is full and the entry was dropped and counted (policy `DropNewest`).
+    Dropped,
+    /// The auditor is shut down.
+    Closed,
+}
+
 /// Counters of an [`Auditor`], from [`Auditor::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -327,6 +339,33 @@ impl Auditor {
                     Err(_) => Err(RecordError::Closed),
                 }
             }
+        }
+    }
+
+    /// Records `entry` if the queue has room, without waiting and without a runtime: for
+    /// synchronous code. Under [`OverflowPolicy::DropNewest`] a full queue drops and counts the
+    /// entry as [`Auditor::record`] does; under `Block` and `Strict` it hands the entry back
+    /// ([`TryRecordError::Full`]) so the caller can wait elsewhere. No durability is awaited.
+    pub fn try_record(&self, entry: AuditEntry) -> Result<(), TryRecordError> {
+        let Some(shared) = &self.inner else {
+            return Ok(());
+        };
+        match shared.tx.try_send(Msg::Entry(entry)) {
+            Ok(()) => {
+                shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                if shared.overflow == OverflowPolicy::DropNewest {
+                    shared.counters.note_drop();
+                    return Err(TryRecordError::Dropped);
+                }
+                match msg {
+                    Msg::Entry(entry) => Err(TryRecordError::Full(Box::new(entry))),
+                    _ => Err(TryRecordError::Closed),
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(TryRecordError::Closed),
         }
     }
 

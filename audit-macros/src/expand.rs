@@ -1,0 +1,203 @@
+//! Generating the audited function: the same signature, a body that records the call.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
+
+use crate::parse::{Args, FieldKind, Level};
+
+/// The argument names that can be recorded (simple identifiers; never `self`).
+fn argument_names(item: &ItemFn) -> Vec<syn::Ident> {
+    item.sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => match &*typed.pat {
+                Pat::Ident(pat) => Some(pat.ident.clone()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// Whether the written return type is a `Result` (by its last path segment, as `#[tracing::instrument(err)]` does).
+fn returns_result(output: &ReturnType) -> bool {
+    match output {
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "Result"),
+            _ => false,
+        },
+        ReturnType::Default => false,
+    }
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    let mut found = false;
+    fn walk(ty: &Type, found: &mut bool) {
+        match ty {
+            Type::ImplTrait(_) => *found = true,
+            Type::Path(path) => {
+                for segment in &path.path.segments {
+                    if let syn::PathArguments::AngleBracketed(args) = &segment.arguments {
+                        for arg in &args.args {
+                            if let syn::GenericArgument::Type(inner) = arg {
+                                walk(inner, found);
+                            }
+                        }
+                    }
+                }
+            }
+            Type::Reference(reference) => walk(&reference.elem, found),
+            Type::Tuple(tuple) => tuple.elems.iter().for_each(|t| walk(t, found)),
+            Type::Paren(paren) => walk(&paren.elem, found),
+            _ => {}
+        }
+    }
+    walk(ty, &mut found);
+    found
+}
+
+pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
+    let arguments = argument_names(&item);
+    for skip in &args.skips {
+        if !arguments.iter().any(|a| a == skip) {
+            return Err(syn::Error::new(
+                skip.span(),
+                format!("`skip` names `{skip}`, which is not an argument of this function"),
+            ));
+        }
+    }
+    let name = match &args.name {
+        Some(name) => name.value(),
+        None => item.sig.ident.to_string(),
+    };
+    let level = match args.level.unwrap_or(Level::RequestResponse) {
+        Level::Metadata => quote!(Metadata),
+        Level::Request => quote!(Request),
+        Level::RequestResponse => quote!(RequestResponse),
+    };
+    let private = quote!(::audit_core::__private);
+    let recorded: Vec<_> = if args.skip_all.is_some() {
+        Vec::new()
+    } else {
+        arguments
+            .iter()
+            .filter(|a| !args.skips.contains(a))
+            .collect()
+    };
+    let record_args = recorded.iter().map(|arg| {
+        let key = arg.to_string();
+        quote! {
+            __audit_args.insert(#key.to_owned(), (&&#private::Recorded(&#arg)).__audit_record());
+        }
+    });
+    let fields = args.fields.iter().map(|field| {
+        let key = field.key.to_string();
+        let value = &field.value;
+        let recorded = match field.kind {
+            FieldKind::Value => quote_spanned!(value.span()=> (&&#private::Recorded(&(#value))).__audit_record()),
+            FieldKind::Display => quote_spanned!(value.span()=> #private::Value::String(::std::format!("{}", #value))),
+            FieldKind::Debug => quote_spanned!(value.span()=> #private::Value::String(::std::format!("{:?}", #value))),
+        };
+        quote!(__audit_call.field(#key, #recorded);)
+    });
+    let user = args
+        .user
+        .as_ref()
+        .map(|user| quote_spanned!(user.span()=> __audit_call.user(&(#user));));
+
+    // `err` alone: record the error but not the returned value.
+    let record_value = !(args.err.is_some() && args.ret.is_none());
+    let is_result = returns_result(&item.sig.output);
+    let finish = if is_result {
+        let ok = if record_value {
+            quote!(__audit_call.records_response().then(|| (&&#private::Recorded(__audit_ok)).__audit_record()))
+        } else {
+            quote!({
+                let _ = __audit_ok;
+                ::std::option::Option::None
+            })
+        };
+        quote! {
+            let (__audit_response, __audit_error) = match &__audit_value {
+                ::std::result::Result::Ok(__audit_ok) => (#ok, ::std::option::Option::None),
+                ::std::result::Result::Err(__audit_err) => (
+                    ::std::option::Option::None,
+                    ::std::option::Option::Some((&&#private::ErrorText(__audit_err)).__audit_error()),
+                ),
+            };
+            __audit_call.finish(__audit_response, __audit_error);
+        }
+    } else if record_value {
+        quote! {
+            let __audit_response = __audit_call
+                .records_response()
+                .then(|| (&&#private::Recorded(&__audit_value)).__audit_record());
+            __audit_call.finish(__audit_response, ::std::option::Option::None);
+        }
+    } else {
+        quote!(__audit_call.finish(::std::option::Option::None, ::std::option::Option::None);)
+    };
+
+    let block = &item.block;
+    let (output_ty, annotate) = match &item.sig.output {
+        ReturnType::Default => (quote!(()), true),
+        ReturnType::Type(_, ty) => (quote!(#ty), !contains_impl_trait(ty)),
+    };
+    let run = if item.sig.asyncness.is_some() {
+        let typed = annotate.then(|| quote!(: ::std::thread::Result<#output_ty>));
+        quote! {
+            let __audit_result #typed = #private::catch_unwind_async(__audit_context, async move #block).await;
+        }
+    } else {
+        let closure = if annotate {
+            quote!(move || -> #output_ty #block)
+        } else {
+            quote!(move || #block)
+        };
+        quote! {
+            let __audit_result = #private::catch_unwind(__audit_context, #closure);
+        }
+    };
+
+    let ItemFn {
+        attrs, vis, sig, ..
+    } = &item;
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            #[allow(unused_imports)]
+            use #private::{ErrorDisplay as _, ErrorFallback as _, RecordFallback as _, RecordSerialize as _};
+            #[allow(unused_mut)]
+            let mut __audit_call = #private::Call::start(#name, #private::Level::#level);
+            if __audit_call.records_request() {
+                #[allow(unused_mut)]
+                let mut __audit_args = #private::Map::new();
+                #(#record_args)*
+                __audit_call.request(__audit_args);
+            }
+            if __audit_call.is_active() {
+                #(#fields)*
+                #user
+            }
+            let __audit_context = __audit_call.context();
+            #run
+            match __audit_result {
+                ::std::result::Result::Ok(__audit_value) => {
+                    #finish
+                    __audit_value
+                }
+                ::std::result::Result::Err(__audit_panic) => {
+                    __audit_call.finish_panic(&*__audit_panic);
+                    ::std::panic::resume_unwind(__audit_panic)
+                }
+            }
+        }
+    })
+}
