@@ -23,18 +23,82 @@ fn argument_names(item: &ItemFn) -> Vec<syn::Ident> {
 }
 
 /// Whether the written return type is a `Result` (by its last path segment, as `#[tracing::instrument(err)]` does).
-fn returns_result(output: &ReturnType) -> bool {
-    match output {
-        ReturnType::Type(_, ty) => match &**ty {
-            Type::Path(path) => path
-                .path
-                .segments
-                .last()
-                .is_some_and(|s| s.ident == "Result"),
-            _ => false,
-        },
-        ReturnType::Default => false,
+fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Result"),
+        _ => false,
     }
+}
+
+/// `#[async_trait]` (applied first) turns `async fn f() -> T` into
+/// `fn f() -> Pin<Box<dyn Future<Output = T> + …>> { Box::pin(async move { … }) }`:
+/// finds that async block and `T`.
+fn async_trait_body(item: &ItemFn) -> Option<(&syn::ExprCall, &syn::ExprAsync, Type)> {
+    if item.sig.asyncness.is_some() {
+        return None;
+    }
+    let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = item.block.stmts.last() else {
+        return None;
+    };
+    let syn::Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    if !func.path.segments.last().is_some_and(|s| s.ident == "pin") || call.args.len() != 1 {
+        return None;
+    }
+    let syn::Expr::Async(inner) = call.args.first()? else {
+        return None;
+    };
+    Some((call, inner, future_output(&item.sig.output)?))
+}
+
+/// `T` in a return type `Pin<Box<dyn Future<Output = T> + …>>`.
+fn future_output(output: &ReturnType) -> Option<Type> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    fn find(ty: &Type) -> Option<Type> {
+        match ty {
+            Type::Path(path) => {
+                path.path
+                    .segments
+                    .iter()
+                    .find_map(|segment| match &segment.arguments {
+                        syn::PathArguments::AngleBracketed(args) => {
+                            args.args.iter().find_map(|arg| match arg {
+                                syn::GenericArgument::Type(inner) => find(inner),
+                                _ => None,
+                            })
+                        }
+                        _ => None,
+                    })
+            }
+            Type::TraitObject(object) => object.bounds.iter().find_map(|bound| match bound {
+                syn::TypeParamBound::Trait(t) => {
+                    t.path.segments.last().and_then(|s| match &s.arguments {
+                        syn::PathArguments::AngleBracketed(args) => {
+                            args.args.iter().find_map(|arg| match arg {
+                                syn::GenericArgument::AssocType(assoc)
+                                    if assoc.ident == "Output" =>
+                                {
+                                    Some(assoc.ty.clone())
+                                }
+                                _ => None,
+                            })
+                        }
+                        _ => None,
+                    })
+                }
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
+    find(ty)
 }
 
 fn contains_impl_trait(ty: &Type) -> bool {
@@ -114,7 +178,13 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
 
     // `err` alone: record the error but not the returned value.
     let record_value = !(args.err.is_some() && args.ret.is_none());
-    let is_result = returns_result(&item.sig.output);
+    let async_trait = async_trait_body(&item);
+    let output_type: Option<Type> = match (&async_trait, &item.sig.output) {
+        (Some((_, _, output)), _) => Some(output.clone()),
+        (None, ReturnType::Type(_, ty)) => Some((**ty).clone()),
+        (None, ReturnType::Default) => None,
+    };
+    let is_result = output_type.as_ref().is_some_and(is_result);
     let finish = if is_result {
         let ok = if record_value {
             quote!(__audit_call.records_response().then(|| (&&#private::Recorded(__audit_ok)).__audit_record()))
@@ -145,12 +215,15 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         quote!(__audit_call.finish(::std::option::Option::None, ::std::option::Option::None);)
     };
 
-    let block = &item.block;
-    let (output_ty, annotate) = match &item.sig.output {
-        ReturnType::Default => (quote!(()), true),
-        ReturnType::Type(_, ty) => (quote!(#ty), !contains_impl_trait(ty)),
+    let block = match &async_trait {
+        Some((_, inner, _)) => &inner.block,
+        None => &item.block,
     };
-    let run = if item.sig.asyncness.is_some() {
+    let (output_ty, annotate) = match &output_type {
+        None => (quote!(()), true),
+        Some(ty) => (quote!(#ty), !contains_impl_trait(ty)),
+    };
+    let run = if item.sig.asyncness.is_some() || async_trait.is_some() {
         let typed = annotate.then(|| quote!(: ::std::thread::Result<#output_ty>));
         quote! {
             let __audit_result #typed = #private::catch_unwind_async(__audit_context, async move #block).await;
@@ -166,38 +239,54 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         }
     };
 
+    let body = quote! {
+        #[allow(unused_imports)]
+        use #private::{ErrorDisplay as _, ErrorFallback as _, RecordFallback as _, RecordSerialize as _};
+        #[allow(unused_mut)]
+        let mut __audit_call = #private::Call::start(#name, #private::Level::#level);
+        if __audit_call.records_request() {
+            #[allow(unused_mut)]
+            let mut __audit_args = #private::Map::new();
+            #(#record_args)*
+            __audit_call.request(__audit_args);
+        }
+        if __audit_call.is_active() {
+            #(#fields)*
+            #user
+        }
+        let __audit_context = __audit_call.context();
+        #run
+        match __audit_result {
+            ::std::result::Result::Ok(__audit_value) => {
+                #finish
+                __audit_value
+            }
+            ::std::result::Result::Err(__audit_panic) => {
+                __audit_call.finish_panic(&*__audit_panic);
+                ::std::panic::resume_unwind(__audit_panic)
+            }
+        }
+    };
     let ItemFn {
         attrs, vis, sig, ..
     } = &item;
+    let body = match &async_trait {
+        // Keep `#[async_trait]`'s boxing; audit inside the future it boxes.
+        Some((call, inner, _)) => {
+            let func = &call.func;
+            let capture = &inner.capture;
+            let statements = &item.block.stmts[..item.block.stmts.len() - 1];
+            quote! {
+                #(#statements)*
+                #func(async #capture { #body })
+            }
+        }
+        None => body,
+    };
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
-            #[allow(unused_imports)]
-            use #private::{ErrorDisplay as _, ErrorFallback as _, RecordFallback as _, RecordSerialize as _};
-            #[allow(unused_mut)]
-            let mut __audit_call = #private::Call::start(#name, #private::Level::#level);
-            if __audit_call.records_request() {
-                #[allow(unused_mut)]
-                let mut __audit_args = #private::Map::new();
-                #(#record_args)*
-                __audit_call.request(__audit_args);
-            }
-            if __audit_call.is_active() {
-                #(#fields)*
-                #user
-            }
-            let __audit_context = __audit_call.context();
-            #run
-            match __audit_result {
-                ::std::result::Result::Ok(__audit_value) => {
-                    #finish
-                    __audit_value
-                }
-                ::std::result::Result::Err(__audit_panic) => {
-                    __audit_call.finish_panic(&*__audit_panic);
-                    ::std::panic::resume_unwind(__audit_panic)
-                }
-            }
+            #body
         }
     })
 }

@@ -273,3 +273,46 @@ fn methods_never_record_self_and_err_records_only_errors() {
         .unwrap();
     assert_eq!(failed.error.as_deref(), Some("negative amount -1"));
 }
+
+#[async_trait::async_trait]
+trait Tool {
+    async fn execute(&self, input: String) -> Result<String, String>;
+}
+
+struct Search;
+
+#[async_trait::async_trait]
+impl Tool for Search {
+    #[audited("tool_search")]
+    async fn execute(&self, input: String) -> Result<String, String> {
+        if input.is_empty() {
+            return Err("empty query".into());
+        }
+        Ok(format!("results for {input}"))
+    }
+}
+
+#[tokio::test]
+async fn methods_inside_async_trait_impls() {
+    sink();
+    assert_eq!(
+        Search.execute("rust".into()).await.unwrap(),
+        "results for rust"
+    );
+    assert!(Search.execute(String::new()).await.is_err());
+    let entries = entries("tool_search", 2);
+    let ok = entries
+        .iter()
+        .find(|e| e.outcome == Outcome::Success)
+        .unwrap();
+    assert_eq!(ok.request, Some(json!({"input": "rust"})));
+    assert_eq!(
+        ok.response_summary,
+        Some(json!({"value": "results for rust"}))
+    );
+    let failed = entries
+        .iter()
+        .find(|e| e.outcome == Outcome::Error)
+        .unwrap();
+    assert_eq!(failed.error.as_deref(), Some("empty query"));
+}
