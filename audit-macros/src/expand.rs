@@ -47,7 +47,7 @@ fn async_trait_body(item: &ItemFn) -> Option<(&syn::ExprCall, &syn::ExprAsync, T
     let syn::Expr::Path(func) = &*call.func else {
         return None;
     };
-    if !func.path.segments.last().is_some_and(|s| s.ident == "pin") || call.args.len() != 1 {
+    if func.path.segments.last().is_none_or(|s| s.ident != "pin") || call.args.len() != 1 {
         return None;
     }
     let syn::Expr::Async(inner) = call.args.first()? else {
