@@ -1,0 +1,6 @@
+use audit_core::audited;
+
+#[audited(level = "verbose")]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use audit_core::audited;
+
+#[audited("first", name = "second")]
+fn f() {}
+
+fn main() {}

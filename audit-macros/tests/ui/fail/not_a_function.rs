@@ -1,0 +1,6 @@
+use audit_core::audited;
+
+#[audited]
+struct NotAFunction;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use audit_core::audited;
+
+#[audited(colour = "red")]
+fn f() {}
+
+fn main() {}
