@@ -134,11 +134,16 @@ impl Call {
                     .insert("parent_id".into(), Value::String(id.to_string()));
             }
             entry.correlation_id = details.correlation_id.clone();
+            if let Some(user) = &details.user {
+                entry.user = user.clone();
+            }
         }
         let context = CallContext::new();
+        let user = (entry.user != crate::ANONYMOUS).then(|| entry.user.clone());
         context.update(|details| {
             details.entry_id = Some(entry.id);
             details.correlation_id = entry.correlation_id.clone();
+            details.user = user;
             details.claim_endpoint(name);
         });
         Call {
@@ -156,14 +161,15 @@ impl Call {
         !matches!(self.mode, Mode::Off)
     }
 
-    /// Whether the arguments are recorded.
+    /// Whether the arguments are recorded (only for its own entry: behind `AuditLayer` the
+    /// request's body is recorded instead).
     pub fn records_request(&self) -> bool {
-        self.is_active() && self.level != Level::Metadata
+        matches!(self.mode, Mode::Own { .. }) && self.level != Level::Metadata
     }
 
-    /// Whether the return value is recorded.
+    /// Whether the return value is recorded (only for its own entry, as above).
     pub fn records_response(&self) -> bool {
-        self.is_active() && self.level == Level::RequestResponse
+        matches!(self.mode, Mode::Own { .. }) && self.level == Level::RequestResponse
     }
 
     /// The context the body runs in (its own, so that nested calls and `context::add_field` see it).
@@ -201,8 +207,10 @@ impl Call {
     pub fn user(&mut self, user: &dyn std::fmt::Display) {
         let user = user.to_string();
         match &mut self.mode {
-            Mode::Own { entry, .. } => entry.user = user,
-            Mode::Request(context) => context.update(|details| details.user = Some(user)),
+            // Also in the context: nested audited calls act for the same user.
+            Mode::Own { context, .. } | Mode::Request(context) => {
+                context.update(|details| details.user = Some(user))
+            }
             Mode::Off => {}
         }
     }
@@ -249,6 +257,9 @@ impl Call {
                 }
                 if details.error.is_some() && entry.error.is_none() {
                     entry.error = details.error;
+                }
+                if details.correlation_id.is_some() {
+                    entry.correlation_id = details.correlation_id;
                 }
                 entry.fields.extend(details.fields);
                 // Queued without waiting: the call's own result is not held up by auditing.

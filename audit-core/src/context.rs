@@ -130,6 +130,13 @@ pub fn set_error(error: impl Into<String>) {
     with_current(|details| details.error = Some(error));
 }
 
+/// Sets the correlation id of the current `#[audited]` call; audited calls it makes afterwards
+/// inherit it (an agent run's id shared by its tool calls, say).
+pub fn set_correlation_id(id: impl Into<String>) {
+    let id = id.into();
+    with_current(|details| details.correlation_id = Some(id));
+}
+
 /// Names the current call's endpoint (what `#[audited("name")]` does).
 pub fn set_endpoint(endpoint: impl Into<String>) {
     let endpoint = endpoint.into();

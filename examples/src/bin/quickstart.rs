@@ -1,4 +1,5 @@
-//! The quickstart: a small "statement of work" service, audited with one layer.
+//! The quickstart: a small "statement of work" service, audited with one layer; each handler
+//! names its endpoint with `#[audited("…")]`.
 //!
 //! ```sh
 //! cargo run -p examples --bin quickstart          # listens on 127.0.0.1:3000 (PORT to change)
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use audit_core::EnvConfig;
+use audit_core::{audited, EnvConfig};
 use audit_tower::{AuditCall, AuditLayer, AuditLevel, Rule};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -100,8 +101,8 @@ fn unprocessable(message: String) -> Response {
         .into_response()
 }
 
+#[audited("sow_create")]
 async fn sow_create(State(state): State<AppState>, audit: AuditCall, body: Bytes) -> Response {
-    audit.endpoint("sow_create");
     let request: SowRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -139,12 +140,8 @@ async fn sow_create(State(state): State<AppState>, audit: AuditCall, body: Bytes
     Json(sow).into_response()
 }
 
-async fn sow_get(
-    State(state): State<AppState>,
-    audit: AuditCall,
-    Path(id): Path<String>,
-) -> Response {
-    audit.endpoint("sow_get");
+#[audited("sow_get")]
+async fn sow_get(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state
         .sows
         .lock()
@@ -166,8 +163,8 @@ struct Login {
     password: String,
 }
 
+#[audited("login")]
 async fn login(audit: AuditCall, body: Bytes) -> Response {
-    audit.endpoint("login");
     let login: Login = match serde_json::from_slice(&body) {
         Ok(login) => login,
         Err(e) => return unprocessable(format!("expected {{username, password}}: {e}")),
@@ -197,8 +194,8 @@ fn default_rows() -> usize {
 }
 
 /// A streaming response of N lines, produced chunk by chunk.
+#[audited("report")]
 async fn report(audit: AuditCall, Query(query): Query<ReportQuery>) -> Response {
-    audit.endpoint("report");
     audit.field("rows", query.rows);
     let rows = futures_util::stream::unfold(0usize, move |i| async move {
         if i == query.rows {
@@ -216,8 +213,8 @@ async fn report(audit: AuditCall, Query(query): Query<ReportQuery>) -> Response 
 }
 
 /// Accepts a body of any size, streaming it, and answers with its byte count.
-async fn upload(audit: AuditCall, body: Body) -> Response {
-    audit.endpoint("upload");
+#[audited("upload")]
+async fn upload(body: Body) -> Response {
     let mut stream = body.into_data_stream();
     let mut bytes = 0u64;
     while let Some(chunk) = stream.next().await {
@@ -231,8 +228,8 @@ async fn upload(audit: AuditCall, body: Body) -> Response {
     Json(json!({"bytes": bytes})).into_response()
 }
 
-async fn panics(audit: AuditCall) -> &'static str {
-    audit.endpoint("panic_demo");
+#[audited("panic_demo")]
+async fn panics() -> &'static str {
     panic!("this handler panics on purpose")
 }
 
