@@ -87,7 +87,7 @@ impl<T: ?Sized> ErrorFallback for ErrorText<'_, T> {
 pub struct Call {
     mode: Mode,
     level: Level,
-    started: Instant,
+    started: Option<Instant>,
 }
 
 enum Mode {
@@ -104,26 +104,45 @@ enum Mode {
 
 impl Call {
     /// Starts a call named `name`.
+    #[inline]
     pub fn start(name: &str, level: Level) -> Call {
-        let started = Instant::now();
-        let current = CallContext::current();
+        // The common case of a library whose user set no auditor: two atomic loads, no frame.
+        if !crate::context::in_use() && global_auditor().is_none() {
+            return Call {
+                mode: Mode::Off,
+                level,
+                started: None,
+            };
+        }
+        Self::start_slow(name, level)
+    }
+
+    #[inline(never)]
+    fn start_slow(name: &str, level: Level) -> Call {
+        let current = if crate::context::in_use() {
+            CallContext::current()
+        } else {
+            None
+        };
         if let Some(context) = current.as_ref() {
             // The request's handler: name the request's entry instead of writing a second one.
             if context.update(|details| details.claim_endpoint(name)) {
                 return Call {
                     mode: Mode::Request(context.clone()),
                     level,
-                    started,
+                    started: None,
                 };
             }
         }
         if global_auditor().is_none() {
+            // Nothing to record: the cheapest path, not even a clock read.
             return Call {
                 mode: Mode::Off,
                 level,
-                started,
+                started: None,
             };
         }
+        let started = Instant::now();
         let mut entry = AuditEntry::new(name);
         if let Some(parent) = current {
             // Nested in another audited call or a request: link to it.
@@ -152,27 +171,31 @@ impl Call {
                 context,
             },
             level,
-            started,
+            started: Some(started),
         }
     }
 
     /// Whether anything is recorded (false when no auditor is set and no request is in flight).
+    #[inline]
     pub fn is_active(&self) -> bool {
         !matches!(self.mode, Mode::Off)
     }
 
     /// Whether the arguments are recorded (only for its own entry: behind `AuditLayer` the
     /// request's body is recorded instead).
+    #[inline]
     pub fn records_request(&self) -> bool {
         matches!(self.mode, Mode::Own { .. }) && self.level != Level::Metadata
     }
 
     /// Whether the return value is recorded (only for its own entry, as above).
+    #[inline]
     pub fn records_response(&self) -> bool {
         matches!(self.mode, Mode::Own { .. }) && self.level == Level::RequestResponse
     }
 
     /// The context the body runs in (its own, so that nested calls and `context::add_field` see it).
+    #[inline]
     pub fn context(&self) -> Option<CallContext> {
         match &self.mode {
             Mode::Own { context, .. } => Some(context.clone()),
@@ -180,13 +203,24 @@ impl Call {
         }
     }
 
+    /// Records the arguments `args` builds, out of line so that the audited function's own
+    /// code stays small when nothing is recorded.
+    #[inline(never)]
+    pub fn request_with(&mut self, args: impl FnOnce() -> Map<String, Value>) {
+        self.request(args());
+    }
+
+    /// Completes the call with what `outcome` computes (recorded value, error), out of line.
+    #[inline(never)]
+    pub fn finish_with(self, outcome: impl FnOnce(&Call) -> (Option<Value>, Option<String>)) {
+        let (response, error) = outcome(&self);
+        self.finish(response, error);
+    }
+
     /// Records the arguments (an object by name), redacted and summarised.
     pub fn request(&mut self, args: Map<String, Value>) {
-        if let Mode::Own { entry, .. } = &mut self.mode {
-            let scrubber = global_auditor()
-                .map(|a| a.scrubber().clone())
-                .unwrap_or_default();
-            entry.request = Some(scrubber.object(Value::Object(args)));
+        if let (Mode::Own { entry, .. }, Some(auditor)) = (&mut self.mode, global_auditor()) {
+            entry.request = Some(auditor.scrubber().object(Value::Object(args)));
         }
     }
 
@@ -216,7 +250,11 @@ impl Call {
     }
 
     /// Completes the call with its recorded return value (`None` when not recorded) and error.
+    #[inline]
     pub fn finish(self, response: Option<Value>, error: Option<String>) {
+        if matches!(self.mode, Mode::Off) {
+            return;
+        }
         self.complete(
             if error.is_some() {
                 Outcome::Error
@@ -245,7 +283,7 @@ impl Call {
                 let Some(auditor) = global_auditor() else {
                     return;
                 };
-                entry.duration_seconds = self.started.elapsed().as_secs_f64();
+                entry.duration_seconds = self.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
                 entry.outcome = outcome;
                 entry.error = error;
                 if let Some(response) = response {
@@ -289,24 +327,25 @@ impl Call {
 }
 
 /// Runs a synchronous body, catching a panic so the call can be recorded before it unwinds on.
-pub fn catch_unwind<R>(
-    context: Option<CallContext>,
-    body: impl FnOnce() -> R,
-) -> std::thread::Result<R> {
-    match context {
-        Some(context) => std::panic::catch_unwind(AssertUnwindSafe(|| context.sync_scope(body))),
-        None => std::panic::catch_unwind(AssertUnwindSafe(body)),
+/// An inactive call runs the body as it is.
+#[inline]
+pub fn catch_unwind<R>(call: &Call, body: impl FnOnce() -> R) -> std::thread::Result<R> {
+    match (&call.mode, call.context()) {
+        (Mode::Off, _) => Ok(body()),
+        (_, Some(context)) => {
+            std::panic::catch_unwind(AssertUnwindSafe(|| context.sync_scope(body)))
+        }
+        (_, None) => std::panic::catch_unwind(AssertUnwindSafe(body)),
     }
 }
 
 /// Polls an async body in the call's context, catching a panic as [`catch_unwind`] does.
-pub async fn catch_unwind_async<F: Future>(
-    context: Option<CallContext>,
-    body: F,
-) -> std::thread::Result<F::Output> {
-    match context {
-        Some(context) => CatchUnwind(Box::pin(context.scope(body))).await,
-        None => CatchUnwind(Box::pin(body)).await,
+/// An inactive call polls the body as it is.
+pub async fn catch_unwind_async<F: Future>(call: &Call, body: F) -> std::thread::Result<F::Output> {
+    match (&call.mode, call.context()) {
+        (Mode::Off, _) => Ok(body.await),
+        (_, Some(context)) => CatchUnwind(Box::pin(context.scope(body))).await,
+        (_, None) => CatchUnwind(Box::pin(body)).await,
     }
 }
 

@@ -57,13 +57,22 @@ impl CallDetails {
 /// assert_eq!(details.fields["cost_usd"], 0.23);
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CallContext {
     details: Arc<Mutex<CallDetails>>,
 }
 
 tokio::task_local! {
     static CURRENT: CallContext;
+}
+
+/// Set once any call context exists, so `#[audited]` without an auditor or a request skips the
+/// task-local look-up entirely.
+static IN_USE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[inline]
+pub(crate) fn in_use() -> bool {
+    IN_USE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 impl CallContext {
@@ -108,6 +117,15 @@ impl CallContext {
 
 fn with_current(change: impl FnOnce(&mut CallDetails)) {
     let _ = CURRENT.try_with(|context| context.update(change));
+}
+
+impl Default for CallContext {
+    fn default() -> Self {
+        IN_USE.store(true, std::sync::atomic::Ordering::Relaxed);
+        CallContext {
+            details: Arc::default(),
+        }
+    }
 }
 
 /// Adds a custom field to the current call's entry (`fields.KEY`).

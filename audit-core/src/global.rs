@@ -21,6 +21,7 @@ pub fn set_global_auditor(auditor: Auditor) -> Result<(), Auditor> {
 }
 
 /// The auditor set by [`set_global_auditor`], if any.
+#[inline]
 pub fn global_auditor() -> Option<&'static Auditor> {
     GLOBAL.get().filter(|auditor| auditor.is_enabled())
 }

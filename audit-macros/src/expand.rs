@@ -195,21 +195,26 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
             })
         };
         quote! {
-            let (__audit_response, __audit_error) = match &__audit_value {
-                ::std::result::Result::Ok(__audit_ok) => (#ok, ::std::option::Option::None),
-                ::std::result::Result::Err(__audit_err) => (
-                    ::std::option::Option::None,
-                    ::std::option::Option::Some((&&#private::ErrorText(__audit_err)).__audit_error()),
-                ),
-            };
-            __audit_call.finish(__audit_response, __audit_error);
+            if __audit_call.is_active() {
+                __audit_call.finish_with(|__audit_call| match &__audit_value {
+                    ::std::result::Result::Ok(__audit_ok) => (#ok, ::std::option::Option::None),
+                    ::std::result::Result::Err(__audit_err) => (
+                        ::std::option::Option::None,
+                        ::std::option::Option::Some((&&#private::ErrorText(__audit_err)).__audit_error()),
+                    ),
+                });
+            }
         }
     } else if record_value {
         quote! {
-            let __audit_response = __audit_call
-                .records_response()
-                .then(|| (&&#private::Recorded(&__audit_value)).__audit_record());
-            __audit_call.finish(__audit_response, ::std::option::Option::None);
+            if __audit_call.is_active() {
+                __audit_call.finish_with(|__audit_call| (
+                    __audit_call
+                        .records_response()
+                        .then(|| (&&#private::Recorded(&__audit_value)).__audit_record()),
+                    ::std::option::Option::None,
+                ));
+            }
         }
     } else {
         quote!(__audit_call.finish(::std::option::Option::None, ::std::option::Option::None);)
@@ -226,7 +231,7 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     let run = if item.sig.asyncness.is_some() || async_trait.is_some() {
         let typed = annotate.then(|| quote!(: ::std::thread::Result<#output_ty>));
         quote! {
-            let __audit_result #typed = #private::catch_unwind_async(__audit_context, async move #block).await;
+            let __audit_result #typed = #private::catch_unwind_async(&__audit_call, async move #block).await;
         }
     } else {
         let closure = if annotate {
@@ -235,7 +240,7 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
             quote!(move || #block)
         };
         quote! {
-            let __audit_result = #private::catch_unwind(__audit_context, #closure);
+            let __audit_result = #private::catch_unwind(&__audit_call, #closure);
         }
     };
 
@@ -245,16 +250,17 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         #[allow(unused_mut)]
         let mut __audit_call = #private::Call::start(#name, #private::Level::#level);
         if __audit_call.records_request() {
-            #[allow(unused_mut)]
-            let mut __audit_args = #private::Map::new();
-            #(#record_args)*
-            __audit_call.request(__audit_args);
+            __audit_call.request_with(|| {
+                #[allow(unused_mut)]
+                let mut __audit_args = #private::Map::new();
+                #(#record_args)*
+                __audit_args
+            });
         }
         if __audit_call.is_active() {
             #(#fields)*
             #user
         }
-        let __audit_context = __audit_call.context();
         #run
         match __audit_result {
             ::std::result::Result::Ok(__audit_value) => {
