@@ -13,7 +13,7 @@ pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
 
 const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR`, \
 `jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N` or \
-`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR` (feature `postgres`)";
+`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&sslmode=require&audit_tls_ca=PEM` (feature `postgres`)";
 
 /// One sink named in `AUDIT_SINK`.
 ///
@@ -50,6 +50,11 @@ pub struct PostgresSpec {
     pub table: Option<String>,
     /// `audit_spool=` (default `./audit_spool`).
     pub spool_dir: Option<std::path::PathBuf>,
+    /// `audit_tls_ca=PATH`: a PEM certificate to trust (feature `postgres-tls`).
+    pub tls_root_cert: Option<std::path::PathBuf>,
+    /// `audit_tls_verify=true|false`: whether the server's certificate is checked (default:
+    /// when `audit_tls_ca` is given).
+    pub tls_verify: Option<bool>,
 }
 
 /// The JSONL sink's settings from `jsonl:DIR?…`.
@@ -171,6 +176,12 @@ impl SinkSpec {
                 if let Some(dir) = &spec.spool_dir {
                     builder = builder.spool_dir(dir);
                 }
+                if let Some(path) = &spec.tls_root_cert {
+                    builder = builder.tls_root_cert(path);
+                }
+                if let Some(verify) = spec.tls_verify {
+                    builder = builder.tls_verify(verify);
+                }
                 Ok(Box::new(builder.open().map_err(failed)?))
             }
         }
@@ -186,6 +197,8 @@ impl std::fmt::Debug for PostgresSpec {
             .field("schema", &self.schema)
             .field("table", &self.table)
             .field("spool_dir", &self.spool_dir)
+            .field("tls_root_cert", &self.tls_root_cert)
+            .field("tls_verify", &self.tls_verify)
             .finish()
     }
 }
@@ -198,6 +211,8 @@ fn parse_postgres(spec: &str) -> PostgresSpec {
         schema: None,
         table: None,
         spool_dir: None,
+        tls_root_cert: None,
+        tls_verify: None,
     };
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -205,6 +220,8 @@ fn parse_postgres(spec: &str) -> PostgresSpec {
             Some(("audit_schema", v)) => out.schema = Some(v.to_owned()),
             Some(("audit_table", v)) => out.table = Some(v.to_owned()),
             Some(("audit_spool", v)) => out.spool_dir = Some(v.into()),
+            Some(("audit_tls_ca", v)) => out.tls_root_cert = Some(v.into()),
+            Some(("audit_tls_verify", v)) => out.tls_verify = Some(v != "false"),
             _ => kept.push(pair),
         }
     }

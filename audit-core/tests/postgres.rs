@@ -420,3 +420,59 @@ async fn the_append_only_role_of_the_docs_can_write_but_not_change() {
         );
     }
 }
+
+/// The machine's server has TLS on with Debian's self-signed `localhost` certificate.
+#[cfg(feature = "postgres-tls")]
+#[tokio::test]
+async fn tls_connections_are_encrypted_and_verified_against_a_given_root() {
+    const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let config: tokio_postgres::Config = database_url().parse().unwrap();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let dbname = config.get_dbname().unwrap_or("test");
+    let url = format!(
+        "postgres://{user}@localhost:{port}/{dbname}?sslmode=require&application_name={}",
+        schema.name
+    );
+
+    // Verified against the server's own certificate as root, host name `localhost`.
+    let mut sink = PostgresSink::builder(&url)
+        .unwrap()
+        .schema(&schema.name)
+        .spool_dir(schema.spool.path())
+        .tls_root_cert(SNAKEOIL)
+        .open()
+        .unwrap();
+    sink.connect().await.unwrap();
+    sink.write(&[AuditEntry::new("over_tls")]).await.unwrap();
+    let encrypted: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.application_name = $1",
+            &[&schema.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(encrypted, 1, "the sink's connection is encrypted");
+    assert_eq!(schema.count(&client).await, (1, 1));
+    drop(sink);
+
+    // Verified, but reached as 127.0.0.1: the certificate names `localhost` only, so it is
+    // refused, and the error says why.
+    let by_address = url.replace("@localhost:", "@127.0.0.1:");
+    let mut strict = PostgresSink::builder(&by_address)
+        .unwrap()
+        .schema(&schema.name)
+        .spool_dir(schema.spool.path())
+        .tls_root_cert(SNAKEOIL)
+        .open()
+        .unwrap();
+    let err = strict.connect().await.unwrap_err().to_string();
+    assert!(
+        err.contains("certificate") || err.contains("tls") || err.contains("TLS"),
+        "{err}"
+    );
+    schema.drop(&client).await;
+}

@@ -36,9 +36,36 @@ pub struct PostgresSinkBuilder {
     spool_dir: PathBuf,
     spool_max_bytes: u64,
     connect_timeout: Duration,
+    tls: TlsOptions,
+}
+
+/// TLS settings (feature `postgres-tls`), used as the URL's `sslmode` says (`prefer`, the
+/// default, tries TLS first; `require` insists; `disable` never) and verified as libpq does:
+/// without a root certificate, the connection is encrypted but the server is not authenticated;
+/// with one, its certificate chain and host name are checked.
+#[derive(Debug, Clone, Default)]
+struct TlsOptions {
+    root_cert: Option<PathBuf>,
+    verify: Option<bool>,
 }
 
 impl PostgresSinkBuilder {
+    /// Trusts this PEM certificate (a private CA, or the server's own self-signed certificate)
+    /// besides the system's roots, and from then on verifies the server's certificate and host
+    /// name (like libpq with `sslrootcert`). Feature `postgres-tls`.
+    pub fn tls_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls.root_cert = Some(path.into());
+        self
+    }
+
+    /// Whether the server's certificate and host name are verified (default: when a root
+    /// certificate is given, as libpq). `false` encrypts without authenticating the server:
+    /// only where a man in the middle is ruled out otherwise. Feature `postgres-tls`.
+    pub fn tls_verify(mut self, verify: bool) -> Self {
+        self.tls.verify = Some(verify);
+        self
+    }
+
     /// The schema of the table (default `public`); created if missing.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
@@ -81,7 +108,9 @@ impl PostgresSinkBuilder {
             }
         }
         let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
+        let tls = tls_connector(&self.tls, &self.config)?;
         Ok(PostgresSink {
+            tls,
             config: self.config,
             target: qualified(&self.schema, &self.table),
             staging: format!("\"{}_staging\"", self.table),
@@ -165,9 +194,9 @@ impl PostgresStats {
 /// let auditor = Auditor::builder().build(sink)?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct PostgresSink {
     config: tokio_postgres::Config,
+    tls: Option<Tls>,
     schema: String,
     table: String,
     target: String,
@@ -178,6 +207,20 @@ pub struct PostgresSink {
     next_connect: Instant,
     backoff: Duration,
     stats: PostgresStats,
+}
+
+impl std::fmt::Debug for PostgresSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSink")
+            .field("target", &self.target)
+            .field("spool", &self.spool.dir())
+            .field("tls", &self.tls.is_some())
+            .field(
+                "connected",
+                &self.client.as_ref().is_some_and(|c| !c.is_closed()),
+            )
+            .finish()
+    }
 }
 
 impl PostgresSink {
@@ -197,6 +240,7 @@ impl PostgresSink {
             spool_dir: PathBuf::from("./audit_spool"),
             spool_max_bytes: 1 << 30,
             connect_timeout: Duration::from_secs(5),
+            tls: TlsOptions::default(),
         })
     }
 
@@ -258,17 +302,37 @@ impl PostgresSink {
     }
 
     async fn try_connect(&self) -> Result<Client, String> {
-        let connecting = tokio::time::timeout(self.connect_timeout, self.config.connect(NoTls));
-        let (mut client, connection) = match connecting.await {
-            Ok(Ok(connected)) => connected,
-            Ok(Err(e)) => return Err(describe(&e)),
-            Err(_) => return Err(format!("no answer within {:?}", self.connect_timeout)),
-        };
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "PostgreSQL connection ended");
+        let timeout = self.connect_timeout;
+        let late = || format!("no answer within {timeout:?}");
+        let mut client = match &self.tls {
+            #[cfg(feature = "postgres-tls")]
+            Some(tls) => {
+                let connecting = tokio::time::timeout(timeout, self.config.connect(tls.clone()));
+                let (client, connection) = connecting
+                    .await
+                    .map_err(|_| late())?
+                    .map_err(|e| describe(&e))?;
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "PostgreSQL connection ended");
+                    }
+                });
+                client
             }
-        });
+            _ => {
+                let connecting = tokio::time::timeout(timeout, self.config.connect(NoTls));
+                let (client, connection) = connecting
+                    .await
+                    .map_err(|_| late())?
+                    .map_err(|e| describe(&e))?;
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "PostgreSQL connection ended");
+                    }
+                });
+                client
+            }
+        };
         let applied = schema::migrate(&mut client, &self.schema, &self.table)
             .await
             .map_err(|e| format!("creating the audit table failed: {}", describe(&e)))?;
@@ -454,6 +518,54 @@ pub async fn copy_entries(
         writer.as_mut().write(&row.params()).await?;
     }
     writer.finish().await
+}
+
+#[cfg(feature = "postgres-tls")]
+type Tls = postgres_native_tls::MakeTlsConnector;
+#[cfg(not(feature = "postgres-tls"))]
+type Tls = std::convert::Infallible;
+
+/// The TLS connector the settings and the URL's `sslmode` call for (`None`: plain TCP).
+#[cfg(feature = "postgres-tls")]
+fn tls_connector(
+    options: &TlsOptions,
+    config: &tokio_postgres::Config,
+) -> Result<Option<Tls>, SinkError> {
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+        return Ok(None);
+    }
+    let mut builder = native_tls::TlsConnector::builder();
+    if let Some(path) = &options.root_cert {
+        let pem = std::fs::read(path)
+            .map_err(|e| SinkError::io("read the TLS root certificate", path, e))?;
+        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+            SinkError::other(format!("{} is not a PEM certificate: {e}", path.display()))
+        })?;
+        builder.add_root_certificate(cert);
+    }
+    let verify = options.verify.unwrap_or(options.root_cert.is_some());
+    builder.danger_accept_invalid_certs(!verify);
+    builder.danger_accept_invalid_hostnames(!verify);
+    let connector = builder
+        .build()
+        .map_err(|e| SinkError::other(format!("TLS could not be set up: {e}")))?;
+    Ok(Some(postgres_native_tls::MakeTlsConnector::new(connector)))
+}
+
+#[cfg(not(feature = "postgres-tls"))]
+fn tls_connector(
+    options: &TlsOptions,
+    config: &tokio_postgres::Config,
+) -> Result<Option<Tls>, SinkError> {
+    let asks_tls = config.get_ssl_mode() == tokio_postgres::config::SslMode::Require
+        || options.root_cert.is_some()
+        || options.verify.is_some();
+    if asks_tls {
+        return Err(SinkError::other(
+            "TLS was asked for (sslmode=require or a TLS option), but audit-core was built without its `postgres-tls` feature: enable it",
+        ));
+    }
+    Ok(None)
 }
 
 /// The error with the server's message, detail and SQLSTATE, which `Display` leaves out.
