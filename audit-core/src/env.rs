@@ -13,7 +13,7 @@ pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
 
 const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR`, \
 `jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N` or \
-`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&sslmode=require&audit_tls_ca=PEM` (feature `postgres`)";
+`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&audit_partition=day|month&audit_retention_days=N&sslmode=require&audit_tls_ca=PEM` (feature `postgres`)";
 
 /// One sink named in `AUDIT_SINK`.
 ///
@@ -55,6 +55,10 @@ pub struct PostgresSpec {
     /// `audit_tls_verify=true|false`: whether the server's certificate is checked (default:
     /// when `audit_tls_ca` is given).
     pub tls_verify: Option<bool>,
+    /// `audit_partition=day|month`.
+    pub partitioning: Option<crate::postgres::Partitioning>,
+    /// `audit_retention_days=N` (with `audit_partition`).
+    pub retention_days: Option<u32>,
 }
 
 /// The JSONL sink's settings from `jsonl:DIR?…`.
@@ -125,7 +129,7 @@ impl SinkSpec {
         }
         if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
-            return Ok(SinkSpec::Postgres(parse_postgres(spec)));
+            return parse_postgres(spec).map(SinkSpec::Postgres).map_err(fail);
             #[cfg(not(feature = "postgres"))]
             return Err(fail(
                 "the `postgres` feature of audit-core is not enabled".into(),
@@ -182,6 +186,12 @@ impl SinkSpec {
                 if let Some(verify) = spec.tls_verify {
                     builder = builder.tls_verify(verify);
                 }
+                if let Some(partitioning) = spec.partitioning {
+                    builder = builder.partition_by(partitioning);
+                }
+                if let Some(days) = spec.retention_days {
+                    builder = builder.retention_days(days);
+                }
                 Ok(Box::new(builder.open().map_err(failed)?))
             }
         }
@@ -199,12 +209,14 @@ impl std::fmt::Debug for PostgresSpec {
             .field("spool_dir", &self.spool_dir)
             .field("tls_root_cert", &self.tls_root_cert)
             .field("tls_verify", &self.tls_verify)
+            .field("partitioning", &self.partitioning)
+            .field("retention_days", &self.retention_days)
             .finish()
     }
 }
 
 #[cfg(feature = "postgres")]
-fn parse_postgres(spec: &str) -> PostgresSpec {
+fn parse_postgres(spec: &str) -> Result<PostgresSpec, String> {
     let (base, query) = spec.split_once('?').unwrap_or((spec, ""));
     let mut out = PostgresSpec {
         url: String::new(),
@@ -213,6 +225,8 @@ fn parse_postgres(spec: &str) -> PostgresSpec {
         spool_dir: None,
         tls_root_cert: None,
         tls_verify: None,
+        partitioning: None,
+        retention_days: None,
     };
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -222,6 +236,22 @@ fn parse_postgres(spec: &str) -> PostgresSpec {
             Some(("audit_spool", v)) => out.spool_dir = Some(v.into()),
             Some(("audit_tls_ca", v)) => out.tls_root_cert = Some(v.into()),
             Some(("audit_tls_verify", v)) => out.tls_verify = Some(v != "false"),
+            Some(("audit_partition", v)) => {
+                out.partitioning = Some(match v {
+                    "day" => crate::postgres::Partitioning::Daily,
+                    "month" => crate::postgres::Partitioning::Monthly,
+                    _ => {
+                        return Err(format!(
+                            "option `audit_partition` takes day or month, not `{v}`"
+                        ))
+                    }
+                })
+            }
+            Some(("audit_retention_days", v)) => {
+                out.retention_days = Some(v.parse().map_err(|_| {
+                    format!("option `audit_retention_days` takes a whole number, not `{v}`")
+                })?)
+            }
             _ => kept.push(pair),
         }
     }
@@ -230,7 +260,7 @@ fn parse_postgres(spec: &str) -> PostgresSpec {
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    out
+    Ok(out)
 }
 
 impl std::fmt::Display for SinkSpec {

@@ -476,3 +476,114 @@ async fn tls_connections_are_encrypted_and_verified_against_a_given_root() {
     );
     schema.drop(&client).await;
 }
+
+#[tokio::test]
+async fn partitions_are_created_ahead_and_expire_whole() {
+    use audit_core::postgres::Partitioning;
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let partitioned = |retention: Option<u32>| {
+        let mut builder = PostgresSink::builder(&database_url())
+            .unwrap()
+            .schema(&schema.name)
+            .spool_dir(schema.spool.path())
+            .partition_by(Partitioning::Daily);
+        if let Some(days) = retention {
+            builder = builder.retention_days(days);
+        }
+        builder.open().unwrap()
+    };
+    // Two instances starting at once, as for the plain table.
+    let (mut a, mut b) = (partitioned(None), partitioned(None));
+    let (ra, rb) = tokio::join!(a.connect(), b.connect());
+    ra.unwrap();
+    rb.unwrap();
+
+    let now = time::OffsetDateTime::now_utc();
+    let at = |days: i64| {
+        let mut entry = AuditEntry::new("partitioned");
+        entry.timestamp = audit_core::Timestamp::from(now + time::Duration::days(days));
+        entry
+    };
+    let batch = vec![at(0), at(-1), at(3), at(-400), at(400)];
+    a.write(&batch).await.unwrap();
+    a.write(&batch).await.unwrap(); // a retry: deduplicated across partitions too
+    assert_eq!(a.stats().spooled_batches(), 0);
+    assert_eq!(schema.count(&client).await, (5, 5));
+
+    let placement: Vec<(String, String)> = client
+        .query(
+            &format!(
+                "SELECT tableoid::regclass::text, to_char(ts AT TIME ZONE 'UTC', 'YYYYMMDD') FROM \"{}\".audit_log ORDER BY ts",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (partition, day) in &placement {
+        let expected_in_own = !partition.ends_with("_pdefault");
+        if expected_in_own {
+            assert!(
+                partition.ends_with(&format!("audit_log_p{day}")),
+                "{partition} holds {day}"
+            );
+        }
+    }
+    let in_default = placement
+        .iter()
+        .filter(|(p, _)| p.ends_with("_pdefault"))
+        .count();
+    assert_eq!(
+        in_default, 2,
+        "a year back and a year ahead land in the default partition: {placement:?}"
+    );
+
+    // An old partition, as one created 40 days ago, with a row in it.
+    let old = (now - time::Duration::days(40)).date();
+    let old_name = format!(
+        "audit_log_p{:04}{:02}{:02}",
+        old.year(),
+        u8::from(old.month()),
+        old.day()
+    );
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE \"{s}\".\"{old_name}\" PARTITION OF \"{s}\".audit_log FOR VALUES FROM ('{old} 00:00:00+00') TO ('{next} 00:00:00+00')",
+            s = schema.name,
+            next = old.next_day().unwrap()
+        ))
+        .await
+        .unwrap();
+    a.write(&[at(-40)]).await.unwrap();
+    assert_eq!(schema.count(&client).await, (6, 6));
+    // An instance with 30 days of retention drops the whole partition, row and all.
+    let mut keeper = partitioned(Some(30));
+    keeper.connect().await.unwrap();
+    let dropped = keeper.maintain().await.unwrap();
+    assert_eq!(dropped, [old_name.clone()]);
+    let remaining: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema.name, &old_name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(remaining, 0);
+    assert_eq!(schema.count(&client).await, (5, 5));
+    schema.drop(&client).await;
+}
+
+#[test]
+fn retention_without_partitions_is_refused() {
+    let err = PostgresSink::builder("postgres://u@h/db")
+        .unwrap()
+        .retention_days(30)
+        .open()
+        .unwrap_err();
+    assert!(err.to_string().contains("partition_by"), "{err}");
+}

@@ -24,7 +24,7 @@ mod schema;
 mod spool;
 
 use schema::{column_list, column_types, qualified, valid_identifier};
-pub use schema::{column_names, entry_from_row, RowValues};
+pub use schema::{column_names, entry_from_row, Partitioning, RowValues};
 use spool::Spool;
 
 /// Configures a [`PostgresSink`]; made by [`PostgresSink::builder`].
@@ -37,6 +37,8 @@ pub struct PostgresSinkBuilder {
     spool_max_bytes: u64,
     connect_timeout: Duration,
     tls: TlsOptions,
+    partitioning: Option<Partitioning>,
+    retention_days: Option<u32>,
 }
 
 /// TLS settings (feature `postgres-tls`), used as the URL's `sslmode` says (`prefer`, the
@@ -50,6 +52,21 @@ struct TlsOptions {
 }
 
 impl PostgresSinkBuilder {
+    /// Creates the table partitioned by range of `ts`, one partition per day or month, created
+    /// ahead on start and each day, plus a default partition for anything outside them. Decided
+    /// when the table is created: an existing table keeps its layout.
+    pub fn partition_by(mut self, partitioning: Partitioning) -> Self {
+        self.partitioning = Some(partitioning);
+        self
+    }
+
+    /// Drops whole partitions older than `days` days (needs [`partition_by`](Self::partition_by):
+    /// rows are never deleted one by one, so the table can stay append-only for the application).
+    pub fn retention_days(mut self, days: u32) -> Self {
+        self.retention_days = Some(days);
+        self
+    }
+
     /// Trusts this PEM certificate (a private CA, or the server's own self-signed certificate)
     /// besides the system's roots, and from then on verifies the server's certificate and host
     /// name (like libpq with `sslrootcert`). Feature `postgres-tls`.
@@ -107,10 +124,18 @@ impl PostgresSinkBuilder {
                 )));
             }
         }
+        if self.retention_days.is_some() && self.partitioning.is_none() {
+            return Err(SinkError::other(
+                "retention drops whole partitions: set partition_by (audit_partition=day|month) with retention_days",
+            ));
+        }
         let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
         let tls = tls_connector(&self.tls, &self.config)?;
         Ok(PostgresSink {
             tls,
+            partitioning: self.partitioning,
+            retention_days: self.retention_days,
+            maintained_on: None,
             config: self.config,
             target: qualified(&self.schema, &self.table),
             staging: format!("\"{}_staging\"", self.table),
@@ -197,6 +222,10 @@ impl PostgresStats {
 pub struct PostgresSink {
     config: tokio_postgres::Config,
     tls: Option<Tls>,
+    partitioning: Option<Partitioning>,
+    retention_days: Option<u32>,
+    /// The UTC day partitions were last created and pruned.
+    maintained_on: Option<time::Date>,
     schema: String,
     table: String,
     target: String,
@@ -241,6 +270,8 @@ impl PostgresSink {
             spool_max_bytes: 1 << 30,
             connect_timeout: Duration::from_secs(5),
             tls: TlsOptions::default(),
+            partitioning: None,
+            retention_days: None,
         })
     }
 
@@ -333,7 +364,7 @@ impl PostgresSink {
                 client
             }
         };
-        let applied = schema::migrate(&mut client, &self.schema, &self.table)
+        let applied = schema::migrate(&mut client, &self.schema, &self.table, self.partitioning)
             .await
             .map_err(|e| format!("creating the audit table failed: {}", describe(&e)))?;
         if !applied.is_empty() {
@@ -433,7 +464,45 @@ impl PostgresSink {
         Ok(())
     }
 
+    /// Creates upcoming partitions and drops expired ones, once per UTC day. Failures (an
+    /// insert-only role cannot create tables) are logged: the default partition takes the rows.
+    pub async fn maintain(&mut self) -> Result<Vec<String>, SinkError> {
+        let Some(partitioning) = self.partitioning else {
+            return Ok(Vec::new());
+        };
+        let Some(client) = self.client.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let dropped = schema::maintain_partitions(
+            client,
+            &self.schema,
+            &self.table,
+            partitioning,
+            self.retention_days,
+        )
+        .await
+        .map_err(|e| {
+            SinkError::other(format!(
+                "partition maintenance of {} failed: {}",
+                self.target,
+                describe(&e)
+            ))
+        })?;
+        self.maintained_on = Some(time::OffsetDateTime::now_utc().date());
+        if !dropped.is_empty() {
+            tracing::info!(table = %self.target, partitions = ?dropped, "dropped audit partitions past retention");
+        }
+        Ok(dropped)
+    }
+
     async fn write_connected(&mut self, batch: &[AuditEntry]) -> Result<(), tokio_postgres::Error> {
+        let today = Some(time::OffsetDateTime::now_utc().date());
+        if self.partitioning.is_some() && self.maintained_on != today {
+            if let Err(e) = self.maintain().await {
+                tracing::warn!(error = %e, "audit partitions not maintained; rows outside them go to the default partition");
+                self.maintained_on = today;
+            }
+        }
         self.replay().await?;
         match self.copy(batch).await {
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
