@@ -564,7 +564,7 @@ async fn partitions_are_created_ahead_and_expire_whole() {
     let mut keeper = partitioned(Some(30));
     keeper.connect().await.unwrap();
     let dropped = keeper.maintain().await.unwrap();
-    assert_eq!(dropped, [old_name.clone()]);
+    assert_eq!(dropped, std::slice::from_ref(&old_name));
     let remaining: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
