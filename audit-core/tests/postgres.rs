@@ -17,6 +17,20 @@ fn database_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// Host, port, user and database of [`database_url`], to build URLs to the same server.
+fn server() -> (String, u16, String, String) {
+    let config: tokio_postgres::Config = database_url().parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        #[allow(unreachable_patterns)]
+        _ => "127.0.0.1".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres").to_owned();
+    let dbname = config.get_dbname().unwrap_or("test").to_owned();
+    (host, port, user, dbname)
+}
+
 async fn admin() -> Client {
     let (client, connection) = tokio_postgres::connect(&database_url(), NoTls)
         .await
@@ -273,16 +287,8 @@ impl Proxy {
 async fn a_cut_connection_loses_and_duplicates_nothing() {
     let client = admin().await;
     let schema = TestSchema::new();
-    let config: tokio_postgres::Config = database_url().parse().unwrap();
-    let host = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        #[allow(unreachable_patterns)]
-        _ => "127.0.0.1".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let (host, port, user, dbname) = server();
     let proxy = Proxy::start(format!("{host}:{port}")).await;
-    let user = config.get_user().unwrap_or("postgres");
-    let dbname = config.get_dbname().unwrap_or("test");
     let via_proxy = format!("postgres://{user}@{}/{dbname}", proxy.addr);
 
     let sink = schema.sink(&via_proxy);
@@ -372,14 +378,7 @@ async fn the_append_only_role_of_the_docs_can_write_but_not_change() {
         ))
         .await
         .unwrap();
-    let mut url: tokio_postgres::Config = database_url().parse().unwrap();
-    url.user(&role);
-    let host = match &url.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        #[allow(unreachable_patterns)]
-        _ => "127.0.0.1".into(),
-    };
-    let port = url.get_ports().first().copied().unwrap_or(5432);
+    let (host, port, _, _) = server();
     let writer_url = format!("postgres://{role}@{host}:{port}/{database}");
     let mut sink = schema.sink(&writer_url);
     sink.connect().await.unwrap();

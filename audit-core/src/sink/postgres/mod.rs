@@ -293,9 +293,7 @@ impl PostgresSink {
         }
         match self.try_connect().await {
             Ok(client) => {
-                self.client = Some(client);
-                self.backoff = INITIAL_BACKOFF;
-                self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
+                self.connected(client);
                 Ok(())
             }
             Err(cause) => Err(SinkError::other(format!(
@@ -318,9 +316,7 @@ impl PostgresSink {
         }
         match self.try_connect().await {
             Ok(client) => {
-                self.client = Some(client);
-                self.backoff = INITIAL_BACKOFF;
-                self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
+                self.connected(client);
                 true
             }
             Err(e) => {
@@ -332,37 +328,19 @@ impl PostgresSink {
         }
     }
 
+    fn connected(&mut self, client: Client) {
+        self.client = Some(client);
+        self.backoff = INITIAL_BACKOFF;
+        self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
+    }
+
     async fn try_connect(&self) -> Result<Client, String> {
-        let timeout = self.connect_timeout;
-        let late = || format!("no answer within {timeout:?}");
         let mut client = match &self.tls {
             #[cfg(feature = "postgres-tls")]
             Some(tls) => {
-                let connecting = tokio::time::timeout(timeout, self.config.connect(tls.clone()));
-                let (client, connection) = connecting
-                    .await
-                    .map_err(|_| late())?
-                    .map_err(|e| describe(&e))?;
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "PostgreSQL connection ended");
-                    }
-                });
-                client
+                open_connection(self.config.connect(tls.clone()), self.connect_timeout).await?
             }
-            _ => {
-                let connecting = tokio::time::timeout(timeout, self.config.connect(NoTls));
-                let (client, connection) = connecting
-                    .await
-                    .map_err(|_| late())?
-                    .map_err(|e| describe(&e))?;
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "PostgreSQL connection ended");
-                    }
-                });
-                client
-            }
+            _ => open_connection(self.config.connect(NoTls), self.connect_timeout).await?,
         };
         let applied = schema::migrate(&mut client, &self.schema, &self.table, self.partitioning)
             .await
@@ -635,6 +613,29 @@ fn tls_connector(
         ));
     }
     Ok(None)
+}
+
+/// Waits for a connection (at most `timeout`) and drives it on its own task.
+async fn open_connection<S, T>(
+    connecting: impl std::future::Future<
+        Output = Result<(Client, tokio_postgres::Connection<S, T>), tokio_postgres::Error>,
+    >,
+    timeout: Duration,
+) -> Result<Client, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, connection) = tokio::time::timeout(timeout, connecting)
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+        .map_err(|e| describe(&e))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
 }
 
 /// The error with the server's message, detail and SQLSTATE, which `Display` leaves out.
