@@ -375,3 +375,68 @@ async fn without_the_auditor_enabled_the_layer_is_transparent() {
         "x"
     );
 }
+
+#[tokio::test]
+async fn user_and_client_address_come_from_configuration_only() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder()
+        .max_batch_wait(Duration::ZERO)
+        .build(sink.clone())
+        .unwrap();
+    let layer = AuditLayer::new(auditor.clone())
+        .user_from(|parts| {
+            parts
+                .headers
+                .get("x-user")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        })
+        .trusted_client_addr_header(http::HeaderName::from_static("x-forwarded-for"))
+        .headers(audit_tower::HeaderPolicy::All);
+    let app = Router::new()
+        .route("/from-header", get(|| async { "ok" }))
+        .route(
+            "/from-extension",
+            get(|| async {
+                let mut response = axum::response::IntoResponse::into_response("ok");
+                response
+                    .extensions_mut()
+                    .insert(audit_tower::AuditUser("bob".into()));
+                response
+            }),
+        )
+        .layer(layer);
+    for (path, user) in [("/from-header", Some("alice")), ("/from-extension", None)] {
+        let mut request = Request::get(path)
+            .header("x-forwarded-for", "203.0.113.7, 198.51.100.2")
+            .header("cookie", "session=secret")
+            .header("x-custom", "kept");
+        if let Some(user) = user {
+            request = request.header("x-user", user);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let _ = response.into_body().collect().await.unwrap();
+    }
+    let entries = entries(&sink, 2).await;
+    let by_header = entries
+        .iter()
+        .find(|e| e.path.as_deref() == Some("/from-header"))
+        .unwrap();
+    assert_eq!(by_header.user, "alice");
+    // The nearest proxy's view: the last address of the trusted header.
+    assert_eq!(by_header.client_addr.as_deref(), Some("198.51.100.2"));
+    assert_eq!(by_header.headers["cookie"], "[REDACTED]");
+    assert_eq!(by_header.headers["x-custom"], "kept");
+    let by_extension = entries
+        .iter()
+        .find(|e| e.path.as_deref() == Some("/from-extension"))
+        .unwrap();
+    assert_eq!(
+        by_extension.user, "bob",
+        "an AuditUser on the response wins"
+    );
+}
