@@ -4,21 +4,27 @@
 # file), and audited in Strict mode with JSONL synced every batch. Prints requests/s and each
 # setup's share of bare throughput. Every run is bounded (DURATION seconds per setup).
 #
-#   bash bench/layer_load.sh            # DURATION=10 CONNECTIONS=64 THREADS=1 by default
+#   bash bench/layer_load.sh            # DURATION=10 CONNECTIONS=64 THREADS=1 ROUNDS=3 by default
+#
+# The machine is shared and noisy: every round runs every setup once, in turn, and the summary
+# compares medians over the rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 PORT=${PORT:-3199}
-MODES=${MODES:-"bare metadata request_response trace strict bare"}
+MODES=${MODES:-"bare metadata request_response trace strict"}
+ROUNDS=${ROUNDS:-3}
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "installing wrk (Debian package)" >&2
   apt-get update -qq && apt-get install -y -qq wrk
 fi
-cargo build --release -q -p audit-tower --example bench_server
-SERVER=target/release/examples/bench_server
+# SERVER_EXAMPLE=bench_server_mimalloc runs the same server with mimalloc as its allocator.
+SERVER_EXAMPLE=${SERVER_EXAMPLE:-bench_server}
+cargo build --release -q -p audit-tower --example "$SERVER_EXAMPLE"
+SERVER=target/release/examples/$SERVER_EXAMPLE
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -29,6 +35,7 @@ wrk.body = '{"client_id":"CLIENT-001","product":"Real-Time Payments","notes":"' 
 LUA
 
 declare -A RPS
+for round in $(seq 1 "$ROUNDS"); do
 for mode in $MODES; do
   rm -rf "$WORK/logs"; mkdir -p "$WORK/logs"
   "$SERVER" "$mode" "$PORT" "$WORK/logs" 2>"$WORK/server.err" &
@@ -42,12 +49,16 @@ for mode in $MODES; do
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
   lines=$( (cat "$WORK"/logs/*.jsonl 2>/dev/null || true) | wc -l)
-  echo "$mode: $rps req/s, $lines log lines ${errors:+($errors)}"
-  RPS[$mode]=$rps
+  echo "round $round $mode: $rps req/s, $lines log lines ${errors:+($errors)}"
+  RPS[$mode]="${RPS[$mode]:-} $rps"
+done
 done
 echo
-bare=${RPS[bare]}
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+bare=$(echo "${RPS[bare]}" | median)
+echo "bare: median $bare req/s over $ROUNDS rounds (${RPS[bare]} )"
 for mode in $MODES; do
   [ "$mode" = bare ] && continue
-  awk -v m="$mode" -v r="${RPS[$mode]}" -v b="$bare" 'BEGIN { printf "%-17s %5.1f%% of bare (last bare run)\n", m, 100 * r / b }'
+  m=$(echo "${RPS[$mode]}" | median)
+  awk -v m="$mode" -v r="$m" -v b="$bare" -v all="${RPS[$mode]}" 'BEGIN { printf "%-17s median %8.0f req/s = %5.1f%% of bare  (%s )\n", m, r, 100 * r / b, all }'
 done

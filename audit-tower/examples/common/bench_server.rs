@@ -1,0 +1,93 @@
+//! The bench server's code, shared by `bench_server` and `bench_server_mimalloc`.
+
+use std::time::Duration;
+
+use audit_core::jsonl::{JsonlSink, SyncPolicy};
+use audit_core::{Auditor, OverflowPolicy};
+use audit_tower::{AuditLayer, AuditLevel};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// Answers a 1 KiB JSON object for a 1 KiB JSON request.
+pub async fn handler(Json(body): Json<Value>) -> Json<Value> {
+    Json(json!({
+        "client_id": body["client_id"],
+        "summary": "s".repeat(900),
+        "cost_usd": 0.23,
+        "llm_calls": 3,
+    }))
+}
+
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map(String::as_str).unwrap_or("bare").to_owned();
+    let port: u16 = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(3100);
+    let dir = std::path::PathBuf::from(
+        args.get(3)
+            .cloned()
+            .unwrap_or_else(|| "./bench_logs".into()),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let app = Router::new().route("/api/v1/sow/create", post(handler));
+        let mut auditor = None;
+        let mut _guard = None;
+        let app = match mode.as_str() {
+            "bare" => app,
+            "trace" => {
+                let appender = tracing_appender::rolling::never(&dir, "trace.jsonl");
+                let (writer, guard) = tracing_appender::non_blocking(appender);
+                _guard = Some(guard);
+                tracing_subscriber::fmt()
+                    .json()
+                    .with_writer(writer)
+                    .with_max_level(tracing::Level::DEBUG)
+                    .init();
+                app.layer(tower_http::trace::TraceLayer::new_for_http())
+            }
+            "metadata" | "request_response" | "strict" => {
+                let strict = mode == "strict";
+                let sync = if strict {
+                    SyncPolicy::EveryBatch
+                } else {
+                    SyncPolicy::Never
+                };
+                let sink = JsonlSink::builder(&dir).sync(sync).open()?;
+                let overflow = if strict {
+                    OverflowPolicy::Strict
+                } else {
+                    OverflowPolicy::Block
+                };
+                let built = Auditor::builder().overflow(overflow).build(sink)?;
+                let level = if mode == "metadata" {
+                    AuditLevel::Metadata
+                } else {
+                    AuditLevel::RequestResponse
+                };
+                auditor = Some(built.clone());
+                app.layer(AuditLayer::new(built).default_level(level))
+            }
+            other => {
+                return Err(format!(
+                    "unknown mode {other}: bare, metadata, request_response, trace, strict"
+                )
+                .into())
+            }
+        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        eprintln!("bench_server {mode} on {}", listener.local_addr()?);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        if let Some(auditor) = auditor {
+            tokio::time::timeout(Duration::from_secs(30), auditor.shutdown()).await??;
+            eprintln!("written: {}", auditor.stats().written);
+        }
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
+}
