@@ -11,7 +11,9 @@ mod parse;
 ///
 /// ```ignore
 /// #[audit_core::audited("sow_create", skip(db), fields(cost_usd = 0.23), user = user_id)]
-/// async fn create_sow(db: &Db, user_id: &str, request: SowRequest) -> Result<Sow, Error> { … }
+/// async fn create_sow(db: &Db, user_id: &str, request: SowRequest) -> Result<Sow, Error> {
+///     db.insert(user_id, &request).await
+/// }
 /// ```
 ///
 /// - Inside a request handled by `audit_tower::AuditLayer` it names the request's entry and adds

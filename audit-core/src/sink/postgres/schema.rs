@@ -114,7 +114,7 @@ impl<'a> RowValues<'a> {
         }
     }
 
-    /// The values in [`COLUMNS`] order.
+    /// The values in [`column_names`] order.
     pub fn params(&self) -> [&(dyn ToSql + Sync); 25] {
         let e = self.entry;
         [
@@ -147,7 +147,7 @@ impl<'a> RowValues<'a> {
     }
 }
 
-/// Reads an entry back from a row selected with [`column_list`].
+/// Reads an entry back from a row that holds the table's columns ([`column_names`], or `SELECT *`).
 pub fn entry_from_row(row: &Row) -> Result<AuditEntry, tokio_postgres::Error> {
     let ts: OffsetDateTime = row.try_get("ts")?;
     let mut entry =
