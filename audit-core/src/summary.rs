@@ -16,6 +16,7 @@ use crate::redact::{Redaction, REDACTED};
 pub struct SummaryLimits {
     max_string_chars: usize,
     max_array_items: usize,
+    max_object_keys: usize,
     max_depth: usize,
 }
 
@@ -24,6 +25,7 @@ impl Default for SummaryLimits {
         SummaryLimits {
             max_string_chars: 256,
             max_array_items: 32,
+            max_object_keys: 64,
             max_depth: 8,
         }
     }
@@ -40,6 +42,18 @@ impl SummaryLimits {
     pub fn max_array_items(mut self, items: usize) -> Self {
         self.max_array_items = items;
         self
+    }
+
+    /// Objects keep this many keys (the first in key order), then a key `"…"` whose value is
+    /// `"<M more keys>"` (default 64).
+    pub fn max_object_keys(mut self, keys: usize) -> Self {
+        self.max_object_keys = keys;
+        self
+    }
+
+    /// The object bound.
+    pub fn object_keys(&self) -> usize {
+        self.max_object_keys
     }
 
     /// Containers nested deeper than this become `"<object with K keys>"` / `"<array of K items>"`
@@ -171,14 +185,22 @@ impl Scrubber {
                 Value::String(format!("<array of {} items>", items.len()))
             }
             Value::Object(map) => {
-                let mut out = Map::with_capacity(map.len());
-                for (key, value) in map {
+                let total = map.len();
+                let keep = total.min(limits.max_object_keys);
+                let mut out = Map::new();
+                for (key, value) in map.into_iter().take(keep) {
                     let value = if self.redaction.is_sensitive_key(&key) {
                         Value::String(REDACTED.to_owned())
                     } else {
                         self.walk(value, depth + 1)
                     };
                     out.insert(key, value);
+                }
+                if total > keep {
+                    out.insert(
+                        "…".to_owned(),
+                        Value::String(format!("<{} more keys>", total - keep)),
+                    );
                 }
                 Value::Object(out)
             }
@@ -306,6 +328,19 @@ mod tests {
             s.value(json!([1, 2, 3, 4, 5])),
             json!([1, 2, 3, "<2 more items>"])
         );
+    }
+
+    #[test]
+    fn objects_with_many_keys_keep_their_first() {
+        let s = Scrubber::new(
+            SummaryLimits::default().max_object_keys(2),
+            Redaction::default(),
+        );
+        assert_eq!(
+            s.value(json!({"a": 1, "b": 2, "c": 3, "d": 4})),
+            json!({"a": 1, "b": 2, "…": "<2 more keys>"})
+        );
+        assert_eq!(s.value(json!({"a": 1, "b": 2})), json!({"a": 1, "b": 2}));
     }
 
     #[test]

@@ -53,6 +53,7 @@ fn check(value: &Value, limits: &SummaryLimits, depth: usize) -> Result<(), Test
         }
         Value::Object(map) => {
             prop_assert!(depth <= limits.depth(), "object at depth {depth}");
+            prop_assert!(map.len() <= limits.object_keys() + 1);
             for (key, item) in map {
                 if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("token") {
                     prop_assert_eq!(item, &Value::String("[REDACTED]".into()));
@@ -73,9 +74,14 @@ proptest! {
         value in json_value(),
         chars in 1usize..300,
         items in 1usize..40,
+        keys in 1usize..10,
         depth in 1usize..10,
     ) {
-        let limits = SummaryLimits::default().max_string_chars(chars).max_array_items(items).max_depth(depth);
+        let limits = SummaryLimits::default()
+            .max_string_chars(chars)
+            .max_array_items(items)
+            .max_object_keys(keys)
+            .max_depth(depth);
         let scrubber = Scrubber::new(limits, Redaction::default());
         let summary = scrubber.object(value.clone());
         prop_assert!(summary.is_object());
