@@ -1,0 +1,407 @@
+//! `audit`: answers the weekly questions about an audit log without jq pipelines.
+//!
+//! ```sh
+//! audit query audit_logs --endpoint sow_create --where request.client_id=CLIENT-001 --since 1d
+//! audit stats audit_logs --by endpoint
+//! audit tail audit_logs --follow
+//! ```
+//! SOURCE is a JSONL file or a directory of daily files (rotated `.N` and compressed `.gz`/`.zst`
+//! files are read in order). A malformed line is reported with its file and line number and the
+//! scan goes on. Exit status: 0, or 2 for a usage error or an unreadable SOURCE.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::Value;
+
+mod filter;
+mod source;
+mod stats;
+
+#[derive(Parser)]
+#[command(
+    name = "audit",
+    version,
+    about = "Query, summarise and follow audit logs written by audited"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Entries that match the filters.
+    Query {
+        #[command(flatten)]
+        select: Select,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+        /// At most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Count, error rate, p50/p95/p99/max duration and bytes per group.
+    Stats {
+        #[command(flatten)]
+        select: Select,
+        /// What to group by.
+        #[arg(long, value_enum, default_value = "endpoint")]
+        by: stats::By,
+        /// JSON instead of an aligned table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The last entries as one human line each; with --follow, new ones as they are written.
+    Tail {
+        /// A JSONL file or a directory of them.
+        source: PathBuf,
+        /// How many of the last entries to show first.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        lines: usize,
+        /// Keep watching for new entries (Ctrl-C to stop).
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+#[derive(Args)]
+struct Select {
+    /// A JSONL file or a directory of them.
+    source: PathBuf,
+    /// From this time on: RFC 3339, or a span back from now (30m, 2h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Before this time (same forms as --since).
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long)]
+    endpoint: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    /// A status (404) or a class (5xx).
+    #[arg(long)]
+    status: Option<String>,
+    /// success, client_error, server_error, error, panic or cancelled.
+    #[arg(long)]
+    outcome: Option<String>,
+    #[arg(long)]
+    correlation_id: Option<String>,
+    /// PATH=VALUE on the entry's JSON, dotted (request.client_id=CLIENT-001); repeatable, all must hold.
+    #[arg(long = "where")]
+    wheres: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Jsonl,
+    Table,
+    Csv,
+}
+
+impl Select {
+    fn filter(&self) -> Result<filter::Filter, String> {
+        let now = time::OffsetDateTime::now_utc();
+        Ok(filter::Filter {
+            since: self
+                .since
+                .as_deref()
+                .map(|t| filter::parse_time(t, now))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| filter::parse_time(t, now))
+                .transpose()?,
+            endpoint: self.endpoint.clone(),
+            user: self.user.clone(),
+            status: self
+                .status
+                .as_deref()
+                .map(filter::parse_status)
+                .transpose()?,
+            outcome: self.outcome.clone(),
+            correlation_id: self.correlation_id.clone(),
+            wheres: self
+                .wheres
+                .iter()
+                .map(|w| filter::parse_where(w))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn files(&self) -> Result<Vec<PathBuf>, String> {
+        source::files(&self.source)
+            .map_err(|e| format!("cannot read {}: {e}", self.source.display()))
+    }
+}
+
+/// Parses a line, reporting a malformed one with its place.
+fn parse(line: &source::Line) -> Option<Value> {
+    match serde_json::from_str::<Value>(&line.text) {
+        Ok(value) if value.is_object() => Some(value),
+        Ok(_) => {
+            eprintln!(
+                "audit: {}:{}: not a JSON object, skipped",
+                line.file.display(),
+                line.number
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!(
+                "audit: {}:{}: malformed entry ({e}), skipped",
+                line.file.display(),
+                line.number
+            );
+            None
+        }
+    }
+}
+
+const COLUMNS: [&str; 9] = [
+    "timestamp",
+    "method",
+    "path",
+    "status",
+    "ms",
+    "endpoint",
+    "user",
+    "outcome",
+    "id",
+];
+
+fn columns(entry: &Value) -> [String; 9] {
+    let text = |name: &str| match entry.get(name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => "-".to_owned(),
+        Some(other) => other.to_string(),
+    };
+    let ms = entry
+        .get("duration_seconds")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        * 1000.0;
+    let path = entry
+        .get("path")
+        .and_then(Value::as_str)
+        .map_or_else(|| text("endpoint"), String::from);
+    [
+        text("timestamp"),
+        text("method"),
+        path,
+        text("status_code"),
+        format!("{ms:.1}"),
+        text("endpoint"),
+        text("user"),
+        text("outcome"),
+        text("id"),
+    ]
+}
+
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+fn print_table(header: &[&str], rows: &[Vec<String>], out: &mut impl Write) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+fn query(select: &Select, format: Format, limit: Option<usize>) -> Result<(), String> {
+    let filter = select.filter()?;
+    let files = select.files()?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut rows = Vec::new();
+    let mut shown = 0;
+    let mut failed = None;
+    if let Format::Csv = format {
+        failed = writeln!(out, "{}", COLUMNS.join(",")).err();
+    }
+    source::each_line(&files, |line| {
+        if limit.is_some_and(|limit| shown >= limit) || failed.is_some() {
+            return false;
+        }
+        let Some(entry) = parse(&line) else {
+            return true;
+        };
+        if !filter.matches(&entry) {
+            return true;
+        }
+        shown += 1;
+        let written = match format {
+            Format::Jsonl => writeln!(out, "{}", line.text),
+            Format::Csv => writeln!(out, "{}", columns(&entry).map(|c| csv_field(&c)).join(",")),
+            Format::Table => {
+                rows.push(columns(&entry).to_vec());
+                Ok(())
+            }
+        };
+        failed = written.err();
+        true
+    });
+    if let Format::Table = format {
+        failed = failed.or(print_table(&COLUMNS, &rows, &mut out).err());
+    }
+    match failed.or(out.flush().err()) {
+        // A closed pipe (`| head`) is not an error of ours.
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write: {e}")),
+        _ => Ok(()),
+    }
+}
+
+fn stats(select: &Select, by: stats::By, json: bool) -> Result<(), String> {
+    let filter = select.filter()?;
+    let files = select.files()?;
+    let mut stats = stats::Stats::default();
+    source::each_line(&files, |line| {
+        if let Some(entry) = parse(&line) {
+            if filter.matches(&entry) {
+                stats.add(by, &entry);
+            }
+        }
+        true
+    });
+    let rows = stats.rows();
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        let rows: Vec<Value> = rows.iter().map(stats::Row::to_json).collect();
+        writeln!(out, "{}", Value::Array(rows))
+    } else {
+        let header = [
+            "key",
+            "count",
+            "error_rate",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "max_ms",
+            "bytes",
+        ];
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.name.clone(),
+                    r.count.to_string(),
+                    format!("{:.2}%", r.error_rate * 100.0),
+                    format!("{:.1}", r.p50_ms),
+                    format!("{:.1}", r.p95_ms),
+                    format!("{:.1}", r.p99_ms),
+                    format!("{:.1}", r.max_ms),
+                    r.bytes.to_string(),
+                ]
+            })
+            .collect();
+        print_table(&header, &cells, &mut out)
+    };
+    written.map_err(|e| format!("cannot write: {e}"))
+}
+
+fn pretty(entry: &Value) -> Option<String> {
+    let entry: audit_core::AuditEntry = serde_json::from_value(entry.clone()).ok()?;
+    let mut line = String::new();
+    audit_core::format_pretty(&entry, &mut line);
+    Some(line)
+}
+
+fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), String> {
+    let files =
+        source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let mut last = std::collections::VecDeque::with_capacity(lines);
+    let mut seen = std::collections::HashMap::new();
+    source::each_line(&files, |line| {
+        *seen.entry(line.file.clone()).or_insert(0) = line.number;
+        if let Some(text) = parse(&line).as_ref().and_then(pretty) {
+            if last.len() == lines {
+                last.pop_front();
+            }
+            if lines > 0 {
+                last.push_back(text);
+            }
+        }
+        true
+    });
+    let mut out = std::io::stdout().lock();
+    for line in &last {
+        writeln!(out, "{line}").map_err(|e| format!("cannot write: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("cannot write: {e}"))?;
+    drop(out);
+    if !follow {
+        return Ok(());
+    }
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let files =
+            source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        let mut fresh = Vec::new();
+        source::each_line(&files, |line| {
+            let count = seen.entry(line.file.clone()).or_insert(0);
+            if line.number > *count {
+                *count = line.number;
+                if let Some(text) = parse(&line).as_ref().and_then(pretty) {
+                    fresh.push(text);
+                }
+            }
+            true
+        });
+        let mut out = std::io::stdout().lock();
+        for line in fresh {
+            writeln!(out, "{line}").map_err(|e| format!("cannot write: {e}"))?;
+        }
+        out.flush().map_err(|e| format!("cannot write: {e}"))?;
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Query {
+            select,
+            format,
+            limit,
+        } => query(select, *format, *limit),
+        Command::Stats { select, by, json } => stats(select, *by, *json),
+        Command::Tail {
+            source,
+            lines,
+            follow,
+        } => tail(source, *lines, *follow),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("audit: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

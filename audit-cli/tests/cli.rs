@@ -1,0 +1,285 @@
+//! The `audit` command on generated logs: rotated and gzip-compressed files, a malformed line in
+//! the middle, and bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use audit_core::jsonl::{Compression, JsonlSink};
+use audit_core::{AuditEntry, Outcome, Sink, Timestamp};
+use serde_json::{json, Value};
+
+fn entry(endpoint: &str, at: &str, client: &str, status: u16, ms: f64, user: &str) -> AuditEntry {
+    let mut entry = AuditEntry::started_at(endpoint, at.parse::<Timestamp>().unwrap());
+    entry.method = Some("POST".into());
+    entry.path = Some(format!("/api/v1/{endpoint}"));
+    entry.user = user.into();
+    entry.request = Some(json!({"client_id": client}));
+    entry.status_code = Some(status);
+    entry.outcome = Outcome::from_status(status);
+    entry.duration_seconds = ms / 1000.0;
+    entry.request_bytes = Some(10);
+    entry.response_bytes = Some(90);
+    entry
+}
+
+/// The plain (uncompressed) file of day 5 that is still open: the newest one.
+fn plain_file(dir: &Path) -> String {
+    let mut plain: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("audit_2026-02-05") && n.ends_with(".jsonl"))
+        .collect();
+    plain.sort();
+    plain.pop().expect("a plain file")
+}
+
+/// Day 1 (closed and gzip-compressed), day 5 (rotated by size; rotated-out files compressed),
+/// one malformed line in the plain file.
+fn generate(dir: &Path) -> Vec<AuditEntry> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut all = Vec::new();
+    rt.block_on(async {
+        let mut sink = JsonlSink::builder(dir)
+            .compression(Compression::Gzip)
+            .max_file_bytes(4_000)
+            .open()
+            .unwrap();
+        let mut day1 = Vec::new();
+        for i in 0..5 {
+            day1.push(entry(
+                "sow_create",
+                &format!("2026-02-01T10:00:0{i}Z"),
+                "CLIENT-001",
+                200,
+                10.0 + i as f64,
+                "alice",
+            ));
+        }
+        sink.write(&day1).await.unwrap();
+        let mut day5 = Vec::new();
+        for i in 0..30 {
+            let (endpoint, client, status) = match i % 3 {
+                0 => ("sow_create", "CLIENT-001", 200),
+                1 => ("sow_create", "CLIENT-002", 503),
+                _ => ("login", "CLIENT-003", 401),
+            };
+            day5.push(entry(
+                endpoint,
+                &format!("2026-02-05T10:00:{i:02}Z"),
+                client,
+                status,
+                100.0 + i as f64,
+                "bob",
+            ));
+        }
+        for chunk in day5.chunks(5) {
+            sink.write(chunk).await.unwrap();
+        }
+        sink.close().await.unwrap();
+        all.extend(day1);
+        all.extend(day5);
+    });
+    // A malformed line in the middle of a plain file.
+    let plain = dir.join(plain_file(dir));
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(2, "{\"v\":1, this is not json");
+    std::fs::write(&plain, lines.join("\n") + "\n").unwrap();
+    all
+}
+
+fn audit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn query_reads_rotated_and_compressed_files_and_skips_a_malformed_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = generate(dir.path());
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".jsonl.gz")), "{names:?}");
+    assert!(names.iter().any(|n| n.contains(".1.jsonl")), "{names:?}");
+
+    let d = dir.path().to_str().unwrap();
+    let output = audit(&[
+        "query",
+        d,
+        "--endpoint",
+        "sow_create",
+        "--where",
+        "request.client_id=CLIENT-001",
+    ]);
+    assert!(output.status.success());
+    let found: Vec<AuditEntry> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected: Vec<&AuditEntry> = all
+        .iter()
+        .filter(|e| {
+            e.endpoint == "sow_create" && e.request.as_ref().unwrap()["client_id"] == "CLIENT-001"
+        })
+        .collect();
+    assert_eq!(found.len(), expected.len());
+    assert_eq!(
+        found.iter().map(|e| e.id).collect::<Vec<_>>(),
+        expected.iter().map(|e| e.id).collect::<Vec<_>>(),
+        "in order"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let malformed = format!("{}:3: malformed entry", plain_file(dir.path()));
+    assert!(stderr.contains(&malformed), "{stderr}");
+
+    let output = audit(&[
+        "query", d, "--status", "5xx", "--format", "csv", "--limit", "3",
+    ]);
+    let text = stdout(&output);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        rows[0],
+        "timestamp,method,path,status,ms,endpoint,user,outcome,id"
+    );
+    assert_eq!(rows.len(), 4);
+    assert!(rows[1..]
+        .iter()
+        .all(|r| r.contains(",503,") && r.contains("server_error")));
+
+    let output = audit(&[
+        "query",
+        d,
+        "--since",
+        "2026-02-05T10:00:20Z",
+        "--until",
+        "2026-02-05T10:00:23Z",
+        "--format",
+        "table",
+    ]);
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 1 + 3, "{text}");
+    assert!(text.lines().next().unwrap().starts_with("timestamp"));
+}
+
+#[test]
+fn stats_by_endpoint_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let output = audit(&["stats", d, "--by", "endpoint", "--json"]);
+    assert!(output.status.success());
+    let rows: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let login = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "login")
+        .unwrap();
+    assert_eq!(login["count"], 10);
+    assert_eq!(login["error_rate"], 1.0);
+    let sow = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "sow_create")
+        .unwrap();
+    assert_eq!(sow["count"], 25);
+    assert_eq!(sow["error_rate"], 10.0 / 25.0);
+    assert_eq!(sow["bytes"], 25 * 100);
+    assert_eq!(sow["max_ms"], 128.0);
+
+    let output = audit(&["stats", d, "--by", "day"]);
+    let text = stdout(&output);
+    assert!(text.lines().next().unwrap().starts_with("key"), "{text}");
+    assert!(
+        text.contains("2026-02-01") && text.contains("2026-02-05"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tail_shows_the_last_entries_as_human_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let output = audit(&["tail", dir.path().to_str().unwrap(), "-n", "2"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].starts_with("10:00:29.000 POST /api/v1/login 401"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let output = audit(&["query", "/nonexistent/audit_logs"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/audit_logs"));
+    let dir = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (vec!["--where", "request.client_id"], "is not a filter"),
+        (vec!["--since", "yesterday"], "is not a time"),
+        (vec!["--status", "5x"], "is not a status"),
+    ] {
+        let mut all = vec!["query", dir.path().to_str().unwrap()];
+        all.extend(args);
+        let output = audit(&all);
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(needle), "{stderr}");
+    }
+}
+
+#[test]
+fn tail_follow_prints_entries_written_later() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(["tail", dir.path().to_str().unwrap(), "-n", "1", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // A watchdog: whatever happens, the follower is stopped within 20 s, so the test fails
+    // instead of hanging.
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(20));
+        let _ = Command::new("kill").arg(&pid).status();
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("/api/v1/login"), "{first}");
+    // A new entry appended by a writer.
+    let late = entry(
+        "sow_review",
+        "2026-02-05T11:00:00Z",
+        "CLIENT-009",
+        200,
+        5.0,
+        "carol",
+    );
+    let plain = dir.path().join(plain_file(dir.path()));
+    let mut text = std::fs::read_to_string(&plain).unwrap();
+    text.push_str(&serde_json::to_string(&late).unwrap());
+    text.push('\n');
+    std::fs::write(&plain, text).unwrap();
+    let next = lines.next().expect("a line within 20 s").unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        next.contains("sow_review") && next.contains("user=carol"),
+        "{next}"
+    );
+}
