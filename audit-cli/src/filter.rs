@@ -75,7 +75,32 @@ fn text_of(value: &Value) -> Option<&str> {
     value.as_str()
 }
 
+/// Whether `text` appears the same in any JSON writer's output (no character anyone escapes).
+fn plain(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@' | b' ')
+        })
+}
+
 impl Filter {
+    /// A cheap necessary condition on the raw line: every plain string the filter asks for must
+    /// appear in it. Lines that fail it cannot match and are not parsed.
+    pub fn may_match(&self, line: &str) -> bool {
+        let wanted = [
+            &self.endpoint,
+            &self.user,
+            &self.outcome,
+            &self.correlation_id,
+        ];
+        wanted
+            .into_iter()
+            .flatten()
+            .chain(self.wheres.iter().map(|(_, value)| value))
+            .filter(|value| plain(value))
+            .all(|value| line.contains(value.as_str()))
+    }
+
     pub fn matches(&self, entry: &Value) -> bool {
         let field = |name: &str| entry.get(name).and_then(text_of);
         if let Some(since) = &self.since {
@@ -135,6 +160,17 @@ impl Filter {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_raw_line_check_never_rejects_a_match() {
+        let filter = Filter {
+            endpoint: Some("sow_create".into()),
+            wheres: vec![parse_where("request.path=/a\\b").unwrap()],
+            ..Filter::default()
+        };
+        assert!(filter.may_match(r#"{"endpoint":"sow_create","request":{"path":"\/a\\b"}}"#));
+        assert!(!filter.may_match(r#"{"endpoint":"login"}"#));
+    }
 
     #[test]
     fn times_relative_and_absolute() {

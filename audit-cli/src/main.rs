@@ -142,7 +142,7 @@ impl Select {
 
 /// Parses a line, reporting a malformed one with its place.
 fn parse(line: &source::Line) -> Option<Value> {
-    match serde_json::from_str::<Value>(&line.text) {
+    match serde_json::from_str::<Value>(line.text) {
         Ok(value) if value.is_object() => Some(value),
         Ok(_) => {
             eprintln!(
@@ -160,6 +160,68 @@ fn parse(line: &source::Line) -> Option<Value> {
             );
             None
         }
+    }
+}
+
+/// Reports a malformed line that the filters skip without parsing it into values: the check
+/// allocates nothing, and a broken line is never passed over in silence.
+fn check(line: &source::Line) {
+    if serde_json::from_str::<serde::de::IgnoredAny>(line.text).is_err() {
+        parse(line);
+    }
+}
+
+/// The fields `stats` and the plain filters read, deserialised without building the rest
+/// (request, response, headers are skipped, not parsed into values).
+#[derive(serde::Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    timestamp: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    endpoint: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    user: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    outcome: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    correlation_id: Option<std::borrow::Cow<'a, str>>,
+    status_code: Option<u64>,
+    duration_seconds: Option<f64>,
+    request_bytes: Option<u64>,
+    response_bytes: Option<u64>,
+}
+
+/// Like [`parse`], but only the fields of [`Fields`], as a small JSON object.
+fn parse_fields(line: &source::Line) -> Option<Value> {
+    match serde_json::from_str::<Fields>(line.text) {
+        Ok(f) => {
+            let mut map = serde_json::Map::new();
+            let mut text = |key: &str, value: Option<std::borrow::Cow<'_, str>>| {
+                if let Some(value) = value {
+                    map.insert(key.to_owned(), Value::String(value.into_owned()));
+                }
+            };
+            text("timestamp", f.timestamp);
+            text("endpoint", f.endpoint);
+            text("user", f.user);
+            text("outcome", f.outcome);
+            text("correlation_id", f.correlation_id);
+            for (key, value) in [
+                ("status_code", f.status_code),
+                ("request_bytes", f.request_bytes),
+                ("response_bytes", f.response_bytes),
+            ] {
+                if let Some(value) = value {
+                    map.insert(key.to_owned(), value.into());
+                }
+            }
+            if let Some(duration) = f.duration_seconds {
+                map.insert("duration_seconds".to_owned(), duration.into());
+            }
+            Some(Value::Object(map))
+        }
+        // Report it exactly as a full parse would.
+        Err(_) => parse(line),
     }
 }
 
@@ -250,6 +312,10 @@ fn query(select: &Select, format: Format, limit: Option<usize>) -> Result<(), St
         if limit.is_some_and(|limit| shown >= limit) || failed.is_some() {
             return false;
         }
+        if !filter.may_match(line.text) {
+            check(&line);
+            return true;
+        }
         let Some(entry) = parse(&line) else {
             return true;
         };
@@ -283,7 +349,17 @@ fn stats(select: &Select, by: stats::By, json: bool) -> Result<(), String> {
     let files = select.files()?;
     let mut stats = stats::Stats::default();
     source::each_line(&files, |line| {
-        if let Some(entry) = parse(&line) {
+        if !filter.may_match(line.text) {
+            check(&line);
+            return true;
+        }
+        // `--where` may name any path: then the whole entry is needed.
+        let entry = if filter.wheres.is_empty() {
+            parse_fields(&line)
+        } else {
+            parse(&line)
+        };
+        if let Some(entry) = entry {
             if filter.matches(&entry) {
                 stats.add(by, &entry);
             }
@@ -339,7 +415,7 @@ fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), Stri
     let mut last = std::collections::VecDeque::with_capacity(lines);
     let mut seen = std::collections::HashMap::new();
     source::each_line(&files, |line| {
-        *seen.entry(line.file.clone()).or_insert(0) = line.number;
+        *seen.entry(line.file.to_path_buf()).or_insert(0) = line.number;
         if let Some(text) = parse(&line).as_ref().and_then(pretty) {
             if last.len() == lines {
                 last.pop_front();
@@ -365,7 +441,7 @@ fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), Stri
             source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
         let mut fresh = Vec::new();
         source::each_line(&files, |line| {
-            let count = seen.entry(line.file.clone()).or_insert(0);
+            let count = seen.entry(line.file.to_path_buf()).or_insert(0);
             if line.number > *count {
                 *count = line.number;
                 if let Some(text) = parse(&line).as_ref().and_then(pretty) {

@@ -65,18 +65,19 @@ fn zstd_reader(_file: File, path: &Path) -> io::Result<Box<dyn Read>> {
 }
 
 /// One line of a log, with where it came from.
-pub struct Line {
-    pub file: PathBuf,
+pub struct Line<'a> {
+    pub file: &'a Path,
     pub number: usize,
-    pub text: String,
+    pub text: &'a str,
 }
 
-/// Calls `visit` for every non-empty line of every file, in order. Unreadable files are reported
-/// on stderr and skipped; returns how many could not be read.
-pub fn each_line(files: &[PathBuf], mut visit: impl FnMut(Line) -> bool) -> usize {
+/// Calls `visit` for every non-empty line of every file, in order, reusing one buffer.
+/// Unreadable files are reported on stderr and skipped; returns how many could not be read.
+pub fn each_line(files: &[PathBuf], mut visit: impl FnMut(Line<'_>) -> bool) -> usize {
     let mut unreadable = 0;
+    let mut buf = String::with_capacity(4096);
     for file in files {
-        let reader = match open(file) {
+        let mut reader = match open(file) {
             Ok(reader) => reader,
             Err(e) => {
                 eprintln!("audit: cannot read {}: {e}", file.display());
@@ -84,24 +85,24 @@ pub fn each_line(files: &[PathBuf], mut visit: impl FnMut(Line) -> bool) -> usiz
                 continue;
             }
         };
-        for (index, text) in reader.lines().enumerate() {
-            let text = match text {
-                Ok(text) => text,
+        let mut number = 0;
+        loop {
+            buf.clear();
+            match reader.read_line(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
                 Err(e) => {
-                    eprintln!("audit: {}:{}: cannot read: {e}", file.display(), index + 1);
+                    eprintln!("audit: {}:{}: cannot read: {e}", file.display(), number + 1);
                     unreadable += 1;
                     break;
                 }
-            };
+            }
+            number += 1;
+            let text = buf.trim_end_matches(['\n', '\r']);
             if text.trim().is_empty() {
                 continue;
             }
-            let keep_going = visit(Line {
-                file: file.clone(),
-                number: index + 1,
-                text,
-            });
-            if !keep_going {
+            if !visit(Line { file, number, text }) {
                 return unreadable;
             }
         }
