@@ -406,7 +406,24 @@ fn pretty(entry: &Value) -> Option<String> {
     let entry: audit_core::AuditEntry = serde_json::from_value(entry.clone()).ok()?;
     let mut line = String::new();
     audit_core::format_pretty(&entry, &mut line);
+    if colour() {
+        // Green for success, yellow for client errors, red for the rest.
+        let code = match entry.outcome {
+            audit_core::Outcome::Success => "32",
+            audit_core::Outcome::ClientError | audit_core::Outcome::Cancelled => "33",
+            _ => "31",
+        };
+        line = format!("\x1b[{code}m{line}\x1b[0m");
+    }
     Some(line)
+}
+
+/// Colours only on a terminal, and never when `NO_COLOR` is set (no-color.org).
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    static COLOUR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *COLOUR
+        .get_or_init(|| std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
 }
 
 fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), String> {
