@@ -63,6 +63,16 @@ pub trait Sink: Send + 'static {
     }
 }
 
+/// Appends `entry` as one JSON line to `buf`, naming the entry in the error.
+pub(crate) fn write_line(entry: &AuditEntry, buf: &mut Vec<u8>) -> Result<(), SinkError> {
+    entry
+        .write_json_line(buf)
+        .map_err(|source| SinkError::Serialize {
+            id: entry.id,
+            source,
+        })
+}
+
 #[async_trait]
 impl Sink for Box<dyn Sink> {
     async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {

@@ -43,12 +43,7 @@ impl StdoutSink {
         match self.format {
             StdoutFormat::Json => {
                 for entry in batch {
-                    entry
-                        .write_json_line(&mut buf)
-                        .map_err(|source| SinkError::Serialize {
-                            id: entry.id,
-                            source,
-                        })?;
+                    super::write_line(entry, &mut buf)?;
                 }
             }
             StdoutFormat::Pretty => {

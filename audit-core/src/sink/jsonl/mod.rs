@@ -286,12 +286,7 @@ fn serialize(batch: &[AuditEntry], buf: &mut Vec<u8>) -> Result<Segments, SinkEr
     let mut segments: Segments = Vec::with_capacity(1);
     for entry in batch {
         let start = buf.len();
-        entry
-            .write_json_line(buf)
-            .map_err(|source| SinkError::Serialize {
-                id: entry.id,
-                source,
-            })?;
+        super::write_line(entry, buf)?;
         let date = entry.timestamp.date();
         match segments.last_mut() {
             Some((last, range)) if *last == date => range.end = buf.len(),

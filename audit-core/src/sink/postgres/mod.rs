@@ -413,14 +413,7 @@ impl PostgresSink {
             self.staging,
             column_list()
         );
-        let sink = transaction.copy_in(&statement).await?;
-        let writer = BinaryCopyInWriter::new(sink, &column_types());
-        let mut writer = std::pin::pin!(writer);
-        for entry in batch {
-            let row = RowValues::new(entry);
-            writer.as_mut().write(&row.params()).await?;
-        }
-        writer.finish().await?;
+        write_rows(transaction.copy_in(&statement).await?, batch).await?;
         transaction
             .execute(
                 &format!(
@@ -557,7 +550,14 @@ pub async fn copy_entries(
     entries: &[AuditEntry],
 ) -> Result<u64, tokio_postgres::Error> {
     let statement = format!("COPY {table} ({}) FROM STDIN BINARY", column_list());
-    let sink = client.copy_in(&statement).await?;
+    write_rows(client.copy_in(&statement).await?, entries).await
+}
+
+/// Streams `entries` as binary rows into a started `COPY … FROM STDIN BINARY`.
+async fn write_rows(
+    sink: tokio_postgres::CopyInSink<bytes::Bytes>,
+    entries: &[AuditEntry],
+) -> Result<u64, tokio_postgres::Error> {
     let writer = BinaryCopyInWriter::new(sink, &column_types());
     let mut writer = std::pin::pin!(writer);
     for entry in entries {

@@ -178,12 +178,13 @@ pub fn entry_from_row(row: &Row) -> Result<AuditEntry, tokio_postgres::Error> {
     entry.client_addr = row.try_get("client_addr")?;
     entry.peer_addr = row.try_get("peer_addr")?;
     entry.user_agent = row.try_get("user_agent")?;
-    entry.request_bytes = row
-        .try_get::<_, Option<i64>>("request_bytes")?
-        .and_then(|b| u64::try_from(b).ok());
-    entry.response_bytes = row
-        .try_get::<_, Option<i64>>("response_bytes")?
-        .and_then(|b| u64::try_from(b).ok());
+    let size = |column: &str| -> Result<Option<u64>, tokio_postgres::Error> {
+        Ok(row
+            .try_get::<_, Option<i64>>(column)?
+            .and_then(|b| u64::try_from(b).ok()))
+    };
+    entry.request_bytes = size("request_bytes")?;
+    entry.response_bytes = size("response_bytes")?;
     entry.headers = object(row.try_get::<_, Json<Value>>("headers")?.0);
     entry.fields = object(row.try_get::<_, Json<Value>>("fields")?.0);
     Ok(entry)
@@ -261,6 +262,20 @@ fn migrations(schema: &str, table: &str, partitioning: Option<Partitioning>) -> 
     )]
 }
 
+/// Serialises schema changes of one table across every instance (migrations, partitions).
+/// Transaction-scoped: released at commit or rollback, even if the connection drops.
+async fn lock_table(
+    transaction: &tokio_postgres::Transaction<'_>,
+    schema: &str,
+    table: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let key = format!("audited:{schema}.{table}");
+    transaction
+        .execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])
+        .await
+        .map(|_| ())
+}
+
 /// Creates the schema, the table and its indexes, under an advisory lock so that several
 /// instances starting at once do it once. Returns the migrations applied now.
 pub(crate) async fn migrate(
@@ -289,27 +304,17 @@ pub(crate) async fn migrate(
             return Ok(Vec::new());
         }
     }
-    let lock_key = format!("audited:{schema}.{table}");
     let transaction = client.transaction().await?;
-    // Transaction-scoped: released at commit or rollback, even if the connection drops.
-    transaction
-        .execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock_key])
-        .await?;
+    lock_table(&transaction, schema, table).await?;
     transaction
         .batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
              CREATE TABLE IF NOT EXISTS {} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());",
-            qualified(schema, &format!("{table}_migrations"))
+            migrations_table
         ))
         .await?;
     let applied: Vec<i32> = transaction
-        .query(
-            &format!(
-                "SELECT version FROM {}",
-                qualified(schema, &format!("{table}_migrations"))
-            ),
-            &[],
-        )
+        .query(&format!("SELECT version FROM {migrations_table}"), &[])
         .await?
         .iter()
         .map(|row| row.get(0))
@@ -322,10 +327,7 @@ pub(crate) async fn migrate(
         transaction.batch_execute(&sql).await?;
         transaction
             .execute(
-                &format!(
-                    "INSERT INTO {} (version) VALUES ($1)",
-                    qualified(schema, &format!("{table}_migrations"))
-                ),
+                &format!("INSERT INTO {migrations_table} (version) VALUES ($1)"),
                 &[&version],
             )
             .await?;
@@ -435,12 +437,7 @@ pub(crate) async fn maintain_partitions(
     let parent = qualified(schema, table);
     let today = OffsetDateTime::now_utc().date();
     let transaction = client.transaction().await?;
-    transaction
-        .execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1))",
-            &[&format!("audited:{schema}.{table}")],
-        )
-        .await?;
+    lock_table(&transaction, schema, table).await?;
     let mut date = partitioning.range(today.previous_day().unwrap_or(today)).1;
     for _ in 0..partitioning.ahead() + 2 {
         let (suffix, first, next) = partitioning.range(date);

@@ -67,12 +67,7 @@ impl Spool {
         };
         let mut buf = Vec::with_capacity(batch.len() * 512);
         for entry in batch {
-            entry
-                .write_json_line(&mut buf)
-                .map_err(|source| SinkError::Serialize {
-                    id: entry.id,
-                    source,
-                })?;
+            crate::sink::write_line(entry, &mut buf)?;
         }
         let used = self.used_bytes()?;
         if used + buf.len() as u64 > self.max_bytes {
