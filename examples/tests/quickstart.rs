@@ -1,31 +1,12 @@
 //! Drives the quickstart binary as a new user would (HTTP calls, then Ctrl-C) and checks the
 //! log it leaves, including the README's jq queries when jq is installed.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod support;
+
+use std::process::Command;
 
 use audit_core::{AuditEntry, Outcome};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-
-async fn call(port: u16, method: &str, path: &str, body: &str) -> (u16, Bytes) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = http::Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    let response = client.request(request).await.unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.into_body().collect().await.unwrap().to_bytes(),
-    )
-}
+use support::Quickstart;
 
 fn jq(args: &[&str], dir: &std::path::Path) -> Option<String> {
     let files: Vec<_> = std::fs::read_dir(dir.join("audit_logs"))
@@ -44,66 +25,35 @@ fn jq(args: &[&str], dir: &std::path::Path) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quickstart_writes_the_entries_the_readme_promises() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let mut server = Command::new(env!("CARGO_BIN_EXE_quickstart"))
-        .current_dir(dir.path())
-        .env("PORT", port.to_string())
-        .env_remove("AUDIT_SINK")
-        .env_remove("AUDIT_ENABLED")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "the quickstart exited early"
-        );
-    }
+    let server = Quickstart::start(dir.path(), None);
+    let call = |method, path, body| server.call(method, path, body, &[]);
 
     let sow =
         r#"{"client_id":"CLIENT-001","product":"Real-Time Payments","quality_mode":"production"}"#;
-    assert_eq!(call(port, "POST", "/api/v1/sow/create", sow).await.0, 200);
+    assert_eq!(call("POST", "/api/v1/sow/create", sow).await.0, 200);
     assert_eq!(
-        call(port, "POST", "/api/v1/sow/create", r#"{"client_id":"#)
+        call("POST", "/api/v1/sow/create", r#"{"client_id":"#)
             .await
             .0,
         422
     );
-    assert_eq!(call(port, "GET", "/api/v1/sow/SOW-0001", "").await.0, 200);
-    assert_eq!(call(port, "GET", "/api/v1/sow/SOW-9999", "").await.0, 404);
+    assert_eq!(call("GET", "/api/v1/sow/SOW-0001", "").await.0, 200);
+    assert_eq!(call("GET", "/api/v1/sow/SOW-9999", "").await.0, 404);
     let login = r#"{"username":"alice","password":"hunter2"}"#;
-    assert_eq!(call(port, "POST", "/api/v1/login", login).await.0, 200);
-    let (status, report) = call(port, "GET", "/api/v1/report?rows=5000", "").await;
+    assert_eq!(call("POST", "/api/v1/login", login).await.0, 200);
+    let (status, report) = call("GET", "/api/v1/report?rows=5000", "").await;
     assert_eq!(
         (status, report.iter().filter(|b| **b == b'\n').count()),
         (200, 5000)
     );
-    let (status, uploaded) = call(port, "POST", "/api/v1/upload", &"u".repeat(3_000_000)).await;
+    let upload = "u".repeat(3_000_000);
+    let (status, uploaded) = call("POST", "/api/v1/upload", &upload).await;
     assert_eq!((status, &uploaded[..]), (200, &br#"{"bytes":3000000}"#[..]));
-    assert_eq!(call(port, "GET", "/api/v1/panic", "").await.0, 500);
-    assert_eq!(call(port, "GET", "/health", "").await.0, 200);
+    assert_eq!(call("GET", "/api/v1/panic", "").await.0, 500);
+    assert_eq!(call("GET", "/health", "").await.0, 200);
 
     // Ctrl-C: graceful shutdown flushes every entry.
-    Command::new("kill")
-        .args(["-INT", &server.id().to_string()])
-        .status()
-        .unwrap();
-    let exited = tokio::time::timeout(
-        Duration::from_secs(20),
-        tokio::task::spawn_blocking(move || server.wait()),
-    )
-    .await
-    .expect("the quickstart stops within 20 s")
-    .unwrap()
-    .unwrap();
-    assert!(exited.success());
+    server.stop().await;
 
     let mut entries = Vec::new();
     for file in std::fs::read_dir(dir.path().join("audit_logs")).unwrap() {

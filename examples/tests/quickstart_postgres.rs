@@ -1,33 +1,13 @@
 //! The quickstart with `AUDIT_SINK=postgres://…`, and every query of docs/postgres.md run
 //! against what it wrote.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod support;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use support::Quickstart;
 
 fn database_url() -> String {
     std::env::var("AUDIT_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-async fn call(port: u16, method: &str, path: &str, body: &str) -> u16 {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = http::Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .header("content-type", "application/json")
-        .header("x-request-id", "req-123")
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    let response = client.request(request).await.unwrap();
-    let status = response.status().as_u16();
-    response.into_body().collect().await.unwrap();
-    status
 }
 
 /// The statements of the SQL block under "Questions, answered in SQL".
@@ -59,61 +39,47 @@ fn documented_queries() -> Vec<String> {
 async fn the_quickstart_writes_to_postgres_and_the_documented_sql_answers() {
     let schema = format!("quickstart_{}", uuid::Uuid::now_v7().simple());
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let sink = format!(
         "{}?audit_schema={schema}&audit_spool={}",
         database_url(),
         dir.path().join("spool").display()
     );
-    let mut server = Command::new(env!("CARGO_BIN_EXE_quickstart"))
-        .current_dir(dir.path())
-        .env("PORT", port.to_string())
-        .env("AUDIT_SINK", &sink)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "the quickstart exited early"
-        );
-    }
+    let server = Quickstart::start(dir.path(), Some(&sink));
+    // Every call carries the same request id, for the correlation query.
+    let request_id = [("x-request-id", "req-123")];
     let sow =
         r#"{"client_id":"CLIENT-001","product":"Real-Time Payments","quality_mode":"production"}"#;
-    assert_eq!(call(port, "POST", "/api/v1/sow/create", sow).await, 200);
-    assert_eq!(call(port, "GET", "/api/v1/sow/SOW-9999", "").await, 404);
     assert_eq!(
-        call(
-            port,
-            "POST",
-            "/api/v1/login",
-            r#"{"username":"alice","password":"hunter2"}"#
-        )
-        .await,
+        server
+            .call("POST", "/api/v1/sow/create", sow, &request_id)
+            .await
+            .0,
         200
     );
-    assert_eq!(call(port, "GET", "/api/v1/panic", "").await, 500);
-    Command::new("kill")
-        .args(["-INT", &server.id().to_string()])
-        .status()
-        .unwrap();
-    let exited = tokio::time::timeout(
-        Duration::from_secs(20),
-        tokio::task::spawn_blocking(move || server.wait()),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .unwrap();
-    assert!(exited.success());
+    assert_eq!(
+        server
+            .call("GET", "/api/v1/sow/SOW-9999", "", &request_id)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        server
+            .call(
+                "POST",
+                "/api/v1/login",
+                r#"{"username":"alice","password":"hunter2"}"#,
+                &request_id
+            )
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        server.call("GET", "/api/v1/panic", "", &request_id).await.0,
+        500
+    );
+    server.stop().await;
 
     let (client, connection) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
         .await
