@@ -53,11 +53,16 @@ impl TestSchema {
         }
     }
 
-    fn sink(&self, url: &str) -> PostgresSink {
+    /// A sink builder for `url`, writing into this schema, spooling into this test's directory.
+    fn builder(&self, url: &str) -> audit_core::postgres::PostgresSinkBuilder {
         PostgresSink::builder(url)
             .unwrap()
             .schema(&self.name)
             .spool_dir(self.spool.path())
+    }
+
+    fn sink(&self, url: &str) -> PostgresSink {
+        self.builder(url)
             .connect_timeout(Duration::from_secs(2))
             .open()
             .unwrap()
@@ -437,13 +442,7 @@ async fn tls_connections_are_encrypted_and_verified_against_a_given_root() {
     );
 
     // Verified against the server's own certificate as root, host name `localhost`.
-    let mut sink = PostgresSink::builder(&url)
-        .unwrap()
-        .schema(&schema.name)
-        .spool_dir(schema.spool.path())
-        .tls_root_cert(SNAKEOIL)
-        .open()
-        .unwrap();
+    let mut sink = schema.builder(&url).tls_root_cert(SNAKEOIL).open().unwrap();
     sink.connect().await.unwrap();
     sink.write(&[AuditEntry::new("over_tls")]).await.unwrap();
     let encrypted: i64 = client
@@ -461,10 +460,8 @@ async fn tls_connections_are_encrypted_and_verified_against_a_given_root() {
     // Verified, but reached as 127.0.0.1: the certificate names `localhost` only, so it is
     // refused, and the error says why.
     let by_address = url.replace("@localhost:", "@127.0.0.1:");
-    let mut strict = PostgresSink::builder(&by_address)
-        .unwrap()
-        .schema(&schema.name)
-        .spool_dir(schema.spool.path())
+    let mut strict = schema
+        .builder(&by_address)
         .tls_root_cert(SNAKEOIL)
         .open()
         .unwrap();
@@ -482,10 +479,8 @@ async fn partitions_are_created_ahead_and_expire_whole() {
     let client = admin().await;
     let schema = TestSchema::new();
     let partitioned = |retention: Option<u32>| {
-        let mut builder = PostgresSink::builder(&database_url())
-            .unwrap()
-            .schema(&schema.name)
-            .spool_dir(schema.spool.path())
+        let mut builder = schema
+            .builder(&database_url())
             .partition_by(Partitioning::Daily);
         if let Some(days) = retention {
             builder = builder.retention_days(days);
