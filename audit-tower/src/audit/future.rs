@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 
 use super::body::{Completion, ResponseBody};
-use super::recorder::{record_detached, Capture, Ending, RecordFuture, Recorder};
+use super::recorder::{Capture, Ending, RecordFuture, Recorder};
 use crate::AuditUser;
 
 pin_project! {
@@ -68,49 +68,25 @@ where
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => result,
             Err(panic) => {
-                let message = audit_core::panic_message(&*panic);
                 if let Some(mut recorder) = this.recorder.take() {
-                    let ending = Ending {
-                        status: Some(500),
-                        outcome: Outcome::Panic,
-                        error: Some(message),
-                        response: None,
-                        response_type: None,
-                        response_user: None,
-                    };
-                    if let Some(entry) = recorder.finish(ending) {
-                        record_detached(recorder.record(entry));
-                    }
+                    recorder.finish_detached(
+                        Some(500),
+                        Outcome::Panic,
+                        audit_core::panic_message(&*panic),
+                    );
                 }
-                let mut response = Response::new(ResponseBody::fixed(Bytes::from_static(
-                    b"Internal Server Error",
+                return Poll::Ready(Ok(fixed_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    this.correlation.take(),
                 )));
-                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                );
-                if let Some((name, value)) = this.correlation.take() {
-                    response.headers_mut().insert(name, value);
-                }
-                return Poll::Ready(Ok(response));
             }
         };
         let mut response = match result {
             Ok(response) => response,
             Err(error) => {
                 if let Some(mut recorder) = this.recorder.take() {
-                    let ending = Ending {
-                        status: None,
-                        outcome: Outcome::Error,
-                        error: Some(error.to_string()),
-                        response: None,
-                        response_type: None,
-                        response_user: None,
-                    };
-                    if let Some(entry) = recorder.finish(ending) {
-                        record_detached(recorder.record(entry));
-                    }
+                    recorder.finish_detached(None, Outcome::Error, error.to_string());
                 }
                 return Poll::Ready(Err(error));
             }

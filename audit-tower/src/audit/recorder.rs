@@ -126,6 +126,22 @@ impl Recorder {
         Some(entry)
     }
 
+    /// Completes a call that ended without a response body (a panic, an error, a drop) and
+    /// records it in the background.
+    pub fn finish_detached(&mut self, status: Option<u16>, outcome: Outcome, error: String) {
+        let ending = Ending {
+            status,
+            outcome,
+            error: Some(error),
+            response: None,
+            response_type: None,
+            response_user: None,
+        };
+        if let Some(entry) = self.finish(ending) {
+            record_detached(self.record(entry));
+        }
+    }
+
     /// A future that records `entry` under the auditor's overflow policy.
     pub fn record(&self, entry: AuditEntry) -> RecordFuture {
         Box::pin(self.config.auditor.record_owned(entry))
@@ -148,16 +164,11 @@ pub(crate) fn record_detached(future: RecordFuture) {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        let cancelled = Ending {
-            status: self.status,
-            outcome: Outcome::Cancelled,
-            error: Some("the client went away before the response was complete".to_owned()),
-            response: None,
-            response_type: None,
-            response_user: None,
-        };
-        if let Some(entry) = self.finish(cancelled) {
-            record_detached(self.record(entry));
-        }
+        let status = self.status;
+        self.finish_detached(
+            status,
+            Outcome::Cancelled,
+            "the client went away before the response was complete".to_owned(),
+        );
     }
 }
