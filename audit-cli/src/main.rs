@@ -402,10 +402,21 @@ fn stats(select: &Select, by: stats::By, json: bool) -> Result<(), String> {
     written.map_err(|e| format!("cannot write: {e}"))
 }
 
-fn pretty(entry: &Value) -> Option<String> {
-    let entry: audit_core::AuditEntry = serde_json::from_value(entry.clone()).ok()?;
+/// The entry on `line`, or `None` (a malformed line is reported).
+fn entry_of(line: &source::Line) -> Option<audit_core::AuditEntry> {
+    match serde_json::from_str(line.text) {
+        Ok(entry) => Some(entry),
+        Err(_) => {
+            // Reports a malformed line; a well-formed object that is no entry is passed over.
+            parse(line);
+            None
+        }
+    }
+}
+
+fn pretty(entry: &audit_core::AuditEntry) -> String {
     let mut line = String::new();
-    audit_core::format_pretty(&entry, &mut line);
+    audit_core::format_pretty(entry, &mut line);
     if colour() {
         // Green for success, yellow for client errors, red for the rest.
         let code = match entry.outcome {
@@ -415,7 +426,7 @@ fn pretty(entry: &Value) -> Option<String> {
         };
         line = format!("\x1b[{code}m{line}\x1b[0m");
     }
-    Some(line)
+    line
 }
 
 /// Colours only on a terminal, and never when `NO_COLOR` is set (no-color.org).
@@ -427,25 +438,33 @@ fn colour() -> bool {
 }
 
 fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), String> {
-    let files =
-        source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let list =
+        || source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()));
+    let size = |file: &std::path::Path| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let files = list()?;
+    // Entries are kept, and formatted only once they are among the last `lines`.
     let mut last = std::collections::VecDeque::with_capacity(lines);
-    let mut seen = std::collections::HashMap::new();
+    let mut seen: std::collections::HashMap<PathBuf, (usize, u64)> = Default::default();
+    for file in &files {
+        seen.insert(file.clone(), (0, size(file)));
+    }
     source::each_line(&files, |line| {
-        *seen.entry(line.file.to_path_buf()).or_insert(0) = line.number;
-        if let Some(text) = parse(&line).as_ref().and_then(pretty) {
+        if let Some(count) = seen.get_mut(line.file) {
+            count.0 = line.number;
+        }
+        if let Some(entry) = entry_of(&line) {
             if last.len() == lines {
                 last.pop_front();
             }
             if lines > 0 {
-                last.push_back(text);
+                last.push_back(entry);
             }
         }
         true
     });
     let mut out = std::io::stdout().lock();
-    for line in &last {
-        writeln!(out, "{line}").map_err(|e| format!("cannot write: {e}"))?;
+    for entry in &last {
+        writeln!(out, "{}", pretty(entry)).map_err(|e| format!("cannot write: {e}"))?;
     }
     out.flush().map_err(|e| format!("cannot write: {e}"))?;
     drop(out);
@@ -454,15 +473,24 @@ fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), Stri
     }
     loop {
         std::thread::sleep(Duration::from_millis(250));
-        let files =
-            source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        // Only files that are new or changed size are read again.
+        let changed: Vec<PathBuf> = list()?
+            .into_iter()
+            .filter(|file| seen.get(file).is_none_or(|(_, known)| *known != size(file)))
+            .collect();
         let mut fresh = Vec::new();
-        source::each_line(&files, |line| {
-            let count = seen.entry(line.file.to_path_buf()).or_insert(0);
-            if line.number > *count {
-                *count = line.number;
-                if let Some(text) = parse(&line).as_ref().and_then(pretty) {
-                    fresh.push(text);
+        for file in &changed {
+            let known = seen.entry(file.clone()).or_insert((0, 0));
+            known.1 = size(file);
+        }
+        source::each_line(&changed, |line| {
+            let Some(count) = seen.get_mut(line.file) else {
+                return true;
+            };
+            if line.number > count.0 {
+                count.0 = line.number;
+                if let Some(entry) = entry_of(&line) {
+                    fresh.push(pretty(&entry));
                 }
             }
             true
