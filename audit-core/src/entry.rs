@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::chain::Chain;
+
 /// The schema version written in every entry's `v` field.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -17,6 +19,9 @@ pub const ANONYMOUS: &str = "anonymous";
 ///
 /// Field names are part of the contract (see `docs/schema.md`): JSONL readers and `jq` queries
 /// depend on them. Readers ignore fields they do not know, so later versions can add fields.
+///
+/// Fields are declared in sorted order, so an entry serialises in the canonical form its chain
+/// hash covers (see [`crate::canonical`]) without sorting at run time.
 ///
 /// ```
 /// use audit_core::{AuditEntry, Outcome};
@@ -31,58 +36,62 @@ pub const ANONYMOUS: &str = "anonymous";
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
-    /// Schema version, [`SCHEMA_VERSION`].
-    pub v: u32,
-    /// UUIDv7 (time-ordered), unique per entry.
-    pub id: Uuid,
-    /// When the call started.
-    pub timestamp: Timestamp,
-    /// Logical name (`sow_create`); falls back to the route template, then the path.
-    pub endpoint: String,
-    /// HTTP method; `None` for non-HTTP calls.
-    pub method: Option<String>,
-    /// Matched route template (`/api/v1/sow/{id}`).
-    pub route: Option<String>,
-    /// Raw request path.
-    pub path: Option<String>,
-    /// Query string, with sensitive parameters redacted.
-    pub query: Option<String>,
-    /// Acting identity, [`ANONYMOUS`] when unknown.
-    pub user: String,
-    /// The request data (JSON body or recorded arguments), redacted and summarised; always an object.
-    pub request: Option<Value>,
-    /// The response, redacted and summarised; always an object.
-    pub response_summary: Option<Value>,
-    /// HTTP status code.
-    pub status_code: Option<u16>,
-    /// Seconds from the start of the call until the response is complete.
-    pub duration_seconds: f64,
-    /// How the call ended.
-    pub outcome: Outcome,
-    /// Error or panic message.
-    pub error: Option<String>,
-    /// Request id shared across services (`x-request-id`).
-    pub correlation_id: Option<String>,
-    /// W3C trace id from a `traceparent` header.
-    pub trace_id: Option<String>,
-    /// W3C parent span id from a `traceparent` header.
-    pub span_id: Option<String>,
+    /// The tamper-evident chain link (`id`, `seq`, `prev`, `hash`), when the pipeline chains
+    /// entries; see [`crate::chain`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Chain>,
     /// The client as configured (a trusted forwarded header).
     pub client_addr: Option<String>,
+    /// Request id shared across services (`x-request-id`).
+    pub correlation_id: Option<String>,
+    /// Seconds from the start of the call until the response is complete.
+    pub duration_seconds: f64,
+    /// Logical name (`sow_create`); falls back to the route template, then the path.
+    pub endpoint: String,
+    /// Error or panic message.
+    pub error: Option<String>,
+    /// Custom fields added by the handler or the macro.
+    #[serde(default)]
+    pub fields: Map<String, Value>,
+    /// Request headers kept by policy, sensitive ones redacted.
+    #[serde(default)]
+    pub headers: Map<String, Value>,
+    /// UUIDv7 (time-ordered), unique per entry.
+    pub id: Uuid,
+    /// HTTP method; `None` for non-HTTP calls.
+    pub method: Option<String>,
+    /// How the call ended.
+    pub outcome: Outcome,
+    /// Raw request path.
+    pub path: Option<String>,
     /// The socket peer (never spoofable).
     pub peer_addr: Option<String>,
-    /// The `User-Agent` header.
-    pub user_agent: Option<String>,
+    /// Query string, with sensitive parameters redacted.
+    pub query: Option<String>,
+    /// The request data (JSON body or recorded arguments), redacted and summarised; always an object.
+    pub request: Option<Value>,
     /// Full request body size in bytes, even where the captured part was cut.
     pub request_bytes: Option<u64>,
     /// Full response body size in bytes, even where the captured part was cut.
     pub response_bytes: Option<u64>,
-    /// Request headers kept by policy, sensitive ones redacted.
-    #[serde(default)]
-    pub headers: Map<String, Value>,
-    /// Custom fields added by the handler or the macro.
-    #[serde(default)]
-    pub fields: Map<String, Value>,
+    /// The response, redacted and summarised; always an object.
+    pub response_summary: Option<Value>,
+    /// Matched route template (`/api/v1/sow/{id}`).
+    pub route: Option<String>,
+    /// W3C parent span id from a `traceparent` header.
+    pub span_id: Option<String>,
+    /// HTTP status code.
+    pub status_code: Option<u16>,
+    /// When the call started.
+    pub timestamp: Timestamp,
+    /// W3C trace id from a `traceparent` header.
+    pub trace_id: Option<String>,
+    /// Acting identity, [`ANONYMOUS`] when unknown.
+    pub user: String,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// Schema version, [`SCHEMA_VERSION`].
+    pub v: u32,
 }
 
 impl AuditEntry {
@@ -119,12 +128,14 @@ impl AuditEntry {
             response_bytes: None,
             headers: Map::new(),
             fields: Map::new(),
+            chain: None,
         }
     }
 
-    /// Serialises the entry as one JSON line (with the trailing `\n`) onto `buf`.
+    /// Serialises the entry as one JSON line (with the trailing `\n`) onto `buf`, in the
+    /// canonical form (sorted keys, no whitespace; see [`crate::canonical`]).
     pub fn write_json_line(&self, buf: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        serde_json::to_writer(&mut *buf, self)?;
+        crate::canonical::write_sorted(self, buf)?;
         buf.push(b'\n');
         Ok(())
     }
@@ -321,6 +332,7 @@ mod tests {
             "headers",
             "fields",
         ];
+        // `chain` is written only by a chaining pipeline.
         let mut got = keys.clone();
         got.sort_unstable();
         expected.sort_unstable();
@@ -366,7 +378,7 @@ mod tests {
     fn old_readers_ignore_unknown_fields() {
         let entry = AuditEntry::new("x");
         let mut value = serde_json::to_value(&entry).unwrap();
-        value["chain"] = serde_json::json!({"seq": 1});
+        value["added_in_v2"] = serde_json::json!({"seq": 1});
         let back: AuditEntry = serde_json::from_value(value).unwrap();
         assert_eq!(back, entry);
     }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::chain::{ChainConfig, CheckpointKey};
 use crate::error::ConfigError;
 use crate::pipeline::{Auditor, AuditorBuilder, OverflowPolicy};
 use crate::redact::Redaction;
@@ -354,6 +355,10 @@ fn parse_duration(text: &str) -> Option<Duration> {
 /// | `AUDIT_QUEUE_CAPACITY` | a positive number | 8192 |
 /// | `AUDIT_BATCH_SIZE` | a positive number | 1024 |
 /// | `AUDIT_PSEUDONYMIZE_KEY` | a secret: users are logged as HMAC-SHA256 pseudonyms | unset |
+/// | `AUDIT_CHAIN` | `on`/`off`: the tamper-evident chain ([`crate::chain`]) | on for JSONL sinks |
+/// | `AUDIT_CHECKPOINT_KEY` | hex digits or `file:PATH`: signs checkpoints (HMAC-SHA256), turns the chain on | unset |
+/// | `AUDIT_CHECKPOINT_EVERY` | entries between signed checkpoints | 10000 |
+/// | `AUDIT_CHECKPOINT_INTERVAL` | longest time entries stay unsealed (`60s`, `500ms`) | `60s` |
 #[derive(Debug, Clone)]
 pub struct EnvConfig {
     /// `AUDIT_ENABLED`.
@@ -375,21 +380,22 @@ impl EnvConfig {
         lookup: impl Fn(&str) -> Option<String>,
         default_sink: &str,
     ) -> Result<Self, ConfigError> {
-        let enabled = match lookup("AUDIT_ENABLED") {
-            None => true,
-            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
-                "" | "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => {
-                    return Err(invalid(
-                        "AUDIT_ENABLED",
-                        &value,
-                        "not a boolean",
-                        "true or false (also 1/0, yes/no, on/off)",
-                    ))
-                }
-            },
+        let boolean = |var: &str| -> Result<Option<bool>, ConfigError> {
+            let Some(value) = lookup(var) else {
+                return Ok(None);
+            };
+            match value.trim().to_ascii_lowercase().as_str() {
+                "" | "1" | "true" | "yes" | "on" => Ok(Some(true)),
+                "0" | "false" | "no" | "off" => Ok(Some(false)),
+                _ => Err(invalid(
+                    var,
+                    &value,
+                    "not a boolean",
+                    "true or false (also 1/0, yes/no, on/off)",
+                )),
+            }
         };
+        let enabled = boolean("AUDIT_ENABLED")?.unwrap_or(true);
         let sinks =
             SinkSpec::parse_list(&lookup("AUDIT_SINK").unwrap_or_else(|| default_sink.to_owned()))?;
         let mut builder = AuditorBuilder::default();
@@ -434,6 +440,38 @@ impl EnvConfig {
                 Redaction::default().pseudonymize_users(key),
             ));
         }
+        let mut chain = match boolean("AUDIT_CHAIN")? {
+            Some(true) => ChainConfig::enabled(),
+            Some(false) => ChainConfig::disabled(),
+            None => ChainConfig::sink_default(),
+        };
+        if let Some(spec) = lookup("AUDIT_CHECKPOINT_KEY").filter(|k| !k.trim().is_empty()) {
+            if boolean("AUDIT_CHAIN")? == Some(false) {
+                return Err(invalid(
+                    "AUDIT_CHAIN",
+                    "off",
+                    "AUDIT_CHECKPOINT_KEY is set, and checkpoints need the chain",
+                    "on, or unset AUDIT_CHECKPOINT_KEY",
+                ));
+            }
+            let key = CheckpointKey::parse(&spec)?;
+            chain = ChainConfig::enabled().checkpoint_key(key);
+        }
+        if let Some(every) = positive("AUDIT_CHECKPOINT_EVERY")? {
+            chain = chain.checkpoint_every(every as u64);
+        }
+        if let Some(value) = lookup("AUDIT_CHECKPOINT_INTERVAL") {
+            let interval = parse_duration(value.trim()).ok_or_else(|| {
+                invalid(
+                    "AUDIT_CHECKPOINT_INTERVAL",
+                    &value,
+                    "not a duration",
+                    "a duration such as 60s or 500ms",
+                )
+            })?;
+            chain = chain.checkpoint_interval(interval);
+        }
+        builder = builder.chain(chain);
         Ok(EnvConfig {
             enabled,
             sinks,

@@ -101,6 +101,9 @@ pub enum ConfigError {
         #[source]
         source: SinkError,
     },
+    /// The checkpoint signing key could not be used (its value is never shown).
+    #[error("the checkpoint key is not usable: {0}")]
+    CheckpointKey(String),
     /// The auditor was built outside a tokio runtime.
     #[error("no tokio runtime is running: build the Auditor inside one (for example in an async fn under #[tokio::main])")]
     NoRuntime,

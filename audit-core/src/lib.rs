@@ -37,6 +37,8 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod canonical;
+pub mod chain;
 pub mod context;
 mod entry;
 mod env;

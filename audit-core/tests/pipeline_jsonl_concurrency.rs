@@ -39,22 +39,31 @@ async fn sixteen_tasks_record_100_000_entries_and_all_arrive_once() {
 
     let mut seen = HashSet::new();
     let mut lines = 0;
+    let mut checkpoints = 0;
+    let mut seqs = HashSet::new();
     for file in std::fs::read_dir(dir.path()).unwrap() {
         let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
         assert!(text.ends_with('\n'));
         for line in text.lines() {
             let entry: AuditEntry =
                 serde_json::from_str(line).expect("every line is a valid entry");
+            assert!(seqs.insert(entry.chain.as_ref().expect("chained").seq));
+            if entry.endpoint == audit_core::chain::CHECKPOINT_ENDPOINT {
+                checkpoints += 1; // the final one, written on shutdown
+                continue;
+            }
             assert!(seen.insert(entry.id), "duplicate id {}", entry.id);
             lines += 1;
         }
     }
     assert_eq!(lines, 100_000);
+    assert_eq!(checkpoints, 1);
+    assert_eq!(seqs, (1..=100_001).collect::<HashSet<u64>>());
     assert_eq!(seen, expected);
     let stats = auditor.stats();
     assert_eq!(
         (stats.recorded, stats.written, stats.dropped),
-        (100_000, 100_000, 0)
+        (100_000, 100_001, 0)
     );
     assert_eq!(stats.queue_depth, 0);
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::chain::{ChainConfig, Chainer};
 use crate::entry::AuditEntry;
 use crate::error::{ConfigError, RecordError, SinkError};
 use crate::sink::Sink;
@@ -113,6 +114,7 @@ pub struct AuditorBuilder {
     max_batch_wait: Option<Duration>,
     retry: RetryPolicy,
     scrubber: Scrubber,
+    chain: ChainConfig,
 }
 
 impl Default for AuditorBuilder {
@@ -124,6 +126,7 @@ impl Default for AuditorBuilder {
             max_batch_wait: None,
             retry: RetryPolicy::default(),
             scrubber: Scrubber::default(),
+            chain: ChainConfig::default(),
         }
     }
 }
@@ -170,6 +173,13 @@ impl AuditorBuilder {
         self
     }
 
+    /// Whether entries are chained and checkpoints signed ([`crate::chain`]); by default as
+    /// the sink prefers (on for JSONL files, see [`Sink::chained_by_default`]).
+    pub fn chain(mut self, chain: ChainConfig) -> Self {
+        self.chain = chain;
+        self
+    }
+
     /// Starts the writer task on the current tokio runtime, writing to `sink`.
     ///
     /// Fails with [`ConfigError::NoRuntime`] outside a tokio runtime.
@@ -181,6 +191,10 @@ impl AuditorBuilder {
             OverflowPolicy::Strict => Duration::ZERO,
             _ => Duration::from_millis(5),
         });
+        let chainer = self
+            .chain
+            .is_on(sink.chained_by_default())
+            .then(|| Chainer::new(&self.chain));
         let worker = worker::Worker {
             rx,
             sink: Box::new(sink),
@@ -189,6 +203,7 @@ impl AuditorBuilder {
             retry: self.retry,
             redaction: self.scrubber.redaction.clone(),
             counters: counters.clone(),
+            chainer,
         };
         let handle = runtime.spawn(worker.run());
         Ok(Auditor {

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::{now_micros, Ack, Counters, Msg, RetryPolicy};
+use crate::chain::Chainer;
 use crate::entry::{AuditEntry, Outcome, Timestamp};
 use crate::error::SinkError;
 use crate::redact::Redaction;
@@ -28,6 +29,7 @@ pub(crate) struct Worker {
     pub retry: RetryPolicy,
     pub redaction: Redaction,
     pub counters: Arc<Counters>,
+    pub chainer: Option<Chainer>,
 }
 
 /// Entries given up after failed retries, to report once the sink takes entries again.
@@ -36,6 +38,8 @@ struct Lost {
     count: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
+    /// The chain positions the lost entries held (contiguous: nothing was written between).
+    seqs: Option<(u64, u64)>,
 }
 
 impl Worker {
@@ -45,7 +49,24 @@ impl Worker {
         let mut acks: Vec<Ack> = Vec::new();
         let mut lost = Lost::default();
         loop {
-            if self.rx.recv_many(&mut msgs, self.batch_size).await == 0 {
+            let deadline = self.chainer.as_ref().and_then(Chainer::checkpoint_deadline);
+            let received = match deadline {
+                // Unsealed entries get their timed checkpoint even when no more entries come.
+                Some(at) => {
+                    let at = tokio::time::Instant::from_std(at);
+                    match tokio::time::timeout_at(at, self.rx.recv_many(&mut msgs, self.batch_size))
+                        .await
+                    {
+                        Ok(received) => received,
+                        Err(_elapsed) => {
+                            let _ = self.write(&mut batch, &mut lost, false).await;
+                            continue;
+                        }
+                    }
+                }
+                None => self.rx.recv_many(&mut msgs, self.batch_size).await,
+            };
+            if received == 0 {
                 // Every handle was dropped without shutdown: drain and close.
                 let _ = self.close(&mut batch, &mut lost).await;
                 return;
@@ -118,6 +139,18 @@ impl Worker {
         if self.pending_report(lost) > 0 {
             result = result.and(self.write(batch, lost, false).await);
         }
+        // The final checkpoint marks where the chain ends, so a truncated tail shows.
+        if let Some(chainer) = self.chainer.as_mut().filter(|c| c.has_entries()) {
+            match chainer.checkpoint(true) {
+                Ok(last) => {
+                    batch.push(last);
+                    result = result.and(self.write(batch, lost, true).await);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the final audit checkpoint could not be made")
+                }
+            }
+        }
         let closed = guard(self.sink.close()).await.map_err(Arc::new);
         answer(&mut acks, &closed);
         if let Err(e) = &closed {
@@ -131,6 +164,25 @@ impl Worker {
             );
         }
         result.and(closed)
+    }
+
+    /// Links the batch into the chain, and adds a signed checkpoint when one is due.
+    fn seal(&mut self, batch: &mut Vec<AuditEntry>) {
+        let Some(chainer) = self.chainer.as_mut() else {
+            return;
+        };
+        for entry in batch.iter_mut() {
+            if let Err(e) = chainer.link(entry) {
+                // The sink meets the same error when it serialises the entry, and reports it.
+                tracing::error!(id = %entry.id, error = %e, "an audit entry could not be chained");
+            }
+        }
+        if chainer.checkpoint_due() {
+            match chainer.checkpoint(false) {
+                Ok(checkpoint) => batch.push(checkpoint),
+                Err(e) => tracing::error!(error = %e, "an audit checkpoint could not be made"),
+            }
+        }
     }
 
     fn pending_report(&self, lost: &Lost) -> u64 {
@@ -155,6 +207,7 @@ impl Worker {
         let reports = self.take_reports(lost);
         let entries = batch.len();
         batch.extend(reports.iter().cloned());
+        self.seal(batch);
         if batch.is_empty() && !durable {
             return Ok(());
         }
@@ -172,6 +225,11 @@ impl Worker {
                 lost.last = batch[..entries].last().map(|e| e.timestamp).or(lost.last);
             }
             self.restore_reports(&reports, lost);
+            let seq = |e: Option<&AuditEntry>| e.and_then(|e| e.chain.as_ref()).map(|c| c.seq);
+            if let (Some(first), Some(last)) = (seq(batch.first()), seq(batch.last())) {
+                let first = lost.seqs.map_or(first, |(earlier, _)| earlier.min(first));
+                lost.seqs = Some((first, last));
+            }
         }
         batch.clear();
         result
@@ -229,12 +287,18 @@ impl Worker {
         if lost.count > 0 {
             let lost = std::mem::take(lost);
             let now = Timestamp::now();
-            reports.push(gap_report(
+            let mut report = gap_report(
                 "sink_failed",
                 lost.count,
                 lost.first.unwrap_or(now),
                 lost.last.unwrap_or(now),
-            ));
+            );
+            if let Some((first, last)) = lost.seqs {
+                // `audit verify` accepts this gap in the chain as reported, not as tampering.
+                report.fields.insert("chain_seq_first".into(), first.into());
+                report.fields.insert("chain_seq_last".into(), last.into());
+            }
+            reports.push(report);
         }
         reports
     }
@@ -264,6 +328,12 @@ impl Worker {
             } else {
                 lost.count += count;
                 lost.first = Some(report.timestamp);
+                let field = |name: &str| report.fields.get(name).and_then(Value::as_u64);
+                if let (Some(first), Some(last)) =
+                    (field("chain_seq_first"), field("chain_seq_last"))
+                {
+                    lost.seqs = Some((first, last));
+                }
             }
         }
     }

@@ -76,6 +76,10 @@ impl<P: Sink, S: Sink> Sink for Fallback<P, S> {
     fn name(&self) -> &str {
         "fallback"
     }
+
+    fn chained_by_default(&self) -> bool {
+        self.primary.chained_by_default() || self.secondary.chained_by_default()
+    }
 }
 
 /// Writes every batch to several sinks (a JSONL file and stdout, say).
@@ -202,6 +206,10 @@ impl Sink for Fanout {
 
     fn name(&self) -> &str {
         "fanout"
+    }
+
+    fn chained_by_default(&self) -> bool {
+        self.sinks.iter().any(|sink| sink.chained_by_default())
     }
 }
 

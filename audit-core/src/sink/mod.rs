@@ -61,6 +61,13 @@ pub trait Sink: Send + 'static {
     fn name(&self) -> &str {
         "custom"
     }
+
+    /// Whether the pipeline chains entries for this sink when the configuration does not say
+    /// ([`AuditorBuilder::chain`](crate::AuditorBuilder::chain)): `true` for JSONL files,
+    /// whose readers cannot otherwise tell an edited line.
+    fn chained_by_default(&self) -> bool {
+        false
+    }
 }
 
 /// Appends `entry` as one JSON line to `buf`, naming the entry in the error.
@@ -89,5 +96,9 @@ impl Sink for Box<dyn Sink> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn chained_by_default(&self) -> bool {
+        (**self).chained_by_default()
     }
 }

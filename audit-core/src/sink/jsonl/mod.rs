@@ -273,6 +273,10 @@ impl Sink for JsonlSink {
     fn name(&self) -> &str {
         "jsonl"
     }
+
+    fn chained_by_default(&self) -> bool {
+        true
+    }
 }
 
 /// Byte ranges of a serialised batch, one per run of entries with the same UTC date.

@@ -1,0 +1,417 @@
+//! The tamper-evident chain: every entry carries the hash of the one before it, and signed
+//! checkpoints seal the chain's head.
+//!
+//! The pipeline's writer links entries in the order it writes them, so every sink stores the
+//! same chain: `chain.id` (one per [`Auditor`](crate::Auditor), so processes never interleave
+//! one chain), `chain.seq` (1, 2, …), `chain.prev` (the previous entry's hash, 64 zeros for the
+//! first) and `chain.hash`: SHA-256 over the entry's canonical form ([`crate::canonical`])
+//! without `chain.hash` itself, in lowercase hex. Editing, deleting or reordering entries breaks
+//! the hashes or the links; the chain continues across file rotation.
+//!
+//! Recomputing every hash after an edit is possible for anyone who can write the log, so
+//! [checkpoints](CheckpointKey) sign the head with a key the log's writers do not hold
+//! elsewhere; and a final checkpoint written on shutdown makes a truncated tail visible.
+//! `docs/schema.md` describes the form for independent verifiers, and `audit verify` checks it.
+//!
+//! ```
+//! use audit_core::{chain, AuditEntry};
+//!
+//! // What a verifier does with a line it reads.
+//! let line = r#"{"chain":{"hash":"00","id":"0192f0c1-7b3a-7cc2-9d4e-5f6a7b8c9d0e","prev":"00","seq":1},"endpoint":"x"}"#;
+//! let value: serde_json::Value = serde_json::from_str(line).unwrap();
+//! let hash = chain::hash_value(&value);
+//! assert_eq!(hash.len(), 64);
+//! assert_ne!(hash, "00"); // this line was not written by the pipeline
+//! ```
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::canonical;
+use crate::entry::{AuditEntry, Outcome};
+use crate::error::ConfigError;
+
+/// The endpoint of checkpoint entries.
+pub const CHECKPOINT_ENDPOINT: &str = "audit.checkpoint";
+
+/// `chain.prev` of a chain's first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The `chain` object of an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chain {
+    /// SHA-256 (lowercase hex) of the entry's canonical form without this field.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+    /// The chain: one per `Auditor` instance.
+    pub id: Uuid,
+    /// The previous entry's `hash` ([`GENESIS`] for the first).
+    pub prev: String,
+    /// Position in the chain, from 1.
+    pub seq: u64,
+}
+
+/// Whether and how the pipeline chains entries; given to
+/// [`AuditorBuilder::chain`](crate::AuditorBuilder::chain).
+///
+/// Chaining is on by default when the sink writes JSONL files (see
+/// [`Sink::chained_by_default`](crate::Sink::chained_by_default)), off otherwise.
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_core::chain::{ChainConfig, CheckpointKey};
+///
+/// let key = CheckpointKey::from_bytes(b"a secret of at least 32 bytes, kept elsewhere").unwrap();
+/// let config = ChainConfig::enabled()
+///     .checkpoint_key(key)
+///     .checkpoint_every(10_000)
+///     .checkpoint_interval(Duration::from_secs(60));
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChainConfig {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) key: Option<CheckpointKey>,
+    pub(crate) every: u64,
+    pub(crate) interval: Duration,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            enabled: None,
+            key: None,
+            every: 10_000,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ChainConfig {
+    /// Chaining as the sink prefers it (on for JSONL).
+    pub fn sink_default() -> Self {
+        Self::default()
+    }
+
+    /// Chaining on, whatever the sink.
+    pub fn enabled() -> Self {
+        ChainConfig {
+            enabled: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// Chaining off: entries carry no `chain` object.
+    pub fn disabled() -> Self {
+        ChainConfig {
+            enabled: Some(false),
+            ..Self::default()
+        }
+    }
+
+    /// Signs checkpoints with `key`: every [`checkpoint_every`](Self::checkpoint_every)
+    /// entries, every [`checkpoint_interval`](Self::checkpoint_interval) while entries are
+    /// unsealed, and on shutdown. Without a key only the shutdown checkpoint is written,
+    /// unsigned (it shows truncation by accident, not by intent).
+    pub fn checkpoint_key(mut self, key: CheckpointKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Entries between signed checkpoints (default 10,000).
+    pub fn checkpoint_every(mut self, entries: u64) -> Self {
+        self.every = entries.max(1);
+        self
+    }
+
+    /// The longest time entries stay unsealed (default 60 s).
+    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Whether chaining is on for a sink that prefers `sink_default`.
+    pub(crate) fn is_on(&self, sink_default: bool) -> bool {
+        self.enabled.unwrap_or(sink_default)
+    }
+}
+
+/// The HMAC-SHA256 key that signs checkpoints.
+///
+/// Keep it outside the log's host (a secret store): whoever holds it can forge checkpoints.
+/// Verifiers need the same key (`audit verify --key-file`). Its `key_id` (the first 8 bytes of
+/// its SHA-256, in hex) is written into checkpoints so a verifier knows which key to use.
+#[derive(Clone)]
+pub struct CheckpointKey {
+    key: Vec<u8>,
+    id: String,
+}
+
+impl fmt::Debug for CheckpointKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckpointKey")
+            .field("key_id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shortest key accepted: 256 bits, HMAC-SHA256's own strength.
+pub const MIN_KEY_BYTES: usize = 32;
+
+impl CheckpointKey {
+    /// A key from raw bytes (at least [`MIN_KEY_BYTES`]).
+    pub fn from_bytes(key: &[u8]) -> Result<Self, ConfigError> {
+        if key.len() < MIN_KEY_BYTES {
+            return Err(ConfigError::CheckpointKey(format!(
+                "{} bytes is too short: use at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`)",
+                key.len()
+            )));
+        }
+        let id = hex(&Sha256::digest(key)[..8]);
+        Ok(CheckpointKey {
+            key: key.to_vec(),
+            id,
+        })
+    }
+
+    /// A key as configured: `file:PATH` (the file holds hex, or raw bytes) or hex digits.
+    ///
+    /// ```
+    /// let key = audit_core::chain::CheckpointKey::parse(&"ab".repeat(32)).unwrap();
+    /// assert_eq!(key.key_id().len(), 16);
+    /// ```
+    pub fn parse(spec: &str) -> Result<Self, ConfigError> {
+        let bytes = match spec.strip_prefix("file:") {
+            Some(path) => {
+                let raw = std::fs::read(path).map_err(|e| {
+                    ConfigError::CheckpointKey(format!("cannot read the key file {path}: {e}"))
+                })?;
+                let text = String::from_utf8_lossy(&raw);
+                unhex(text.trim()).unwrap_or(raw)
+            }
+            None => unhex(spec.trim()).ok_or_else(|| {
+                ConfigError::CheckpointKey(
+                    "expected hex digits (e.g. from `openssl rand -hex 32`) or file:PATH".into(),
+                )
+            })?,
+        };
+        Self::from_bytes(&bytes)
+    }
+
+    /// The key's public name, written into checkpoints.
+    pub fn key_id(&self) -> &str {
+        &self.id
+    }
+
+    /// The HMAC-SHA256 of `message`, in hex.
+    pub fn sign(&self, message: &str) -> String {
+        hex(&self.mac(message).finalize().into_bytes())
+    }
+
+    /// Whether `signature` (hex) is this key's signature of `message` (compared in constant time).
+    pub fn verify(&self, message: &str, signature: &str) -> bool {
+        match unhex(signature) {
+            Some(bytes) => self.mac(message).verify_slice(&bytes).is_ok(),
+            None => false,
+        }
+    }
+
+    fn mac(&self, message: &str) -> Hmac<Sha256> {
+        // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(message.as_bytes());
+        mac
+    }
+}
+
+/// The text a checkpoint signs: the chain, the sequence number and hash of its head (the entry
+/// just before the checkpoint), and whether the chain ends there.
+///
+/// ```
+/// let id = uuid::Uuid::nil();
+/// assert_eq!(
+///     audit_core::chain::checkpoint_message(&id, 7, "ab", true),
+///     "audited-checkpoint/1 00000000-0000-0000-0000-000000000000 7 ab final"
+/// );
+/// ```
+pub fn checkpoint_message(chain_id: &Uuid, head_seq: u64, head_hash: &str, last: bool) -> String {
+    let state = if last { "final" } else { "open" };
+    format!("audited-checkpoint/1 {chain_id} {head_seq} {head_hash} {state}")
+}
+
+/// The hash an entry read back as JSON should carry: SHA-256 of its canonical form without
+/// `chain.hash`, in hex.
+pub fn hash_value(value: &Value) -> String {
+    let mut value = value.clone();
+    if let Some(chain) = value.get_mut("chain").and_then(Value::as_object_mut) {
+        chain.remove("hash");
+    }
+    let mut canonical = Vec::with_capacity(1024);
+    canonical::write_value(&value, &mut canonical);
+    hex(&Sha256::digest(&canonical))
+}
+
+/// Checks a line exactly as the pipeline wrote it, without parsing: `Some(true)` when its bytes
+/// minus the hash hash to that hash, `Some(false)` when they do not, `None` when the line does
+/// not start with a chain object (then parse it and use [`hash_value`]). A `Some(false)` still
+/// deserves [`hash_value`]: a line reformatted by another tool keeps its meaning.
+pub fn check_line_bytes(line: &[u8]) -> Option<bool> {
+    const PREFIX: &[u8] = br#"{"chain":{"hash":""#;
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    if !line.starts_with(PREFIX) || line.len() < PREFIX.len() + 66 {
+        return None;
+    }
+    let hash_end = PREFIX.len() + 64;
+    if &line[hash_end..hash_end + 2] != b"\"," {
+        return None;
+    }
+    let claimed = &line[PREFIX.len()..hash_end];
+    let mut hasher = Sha256::new();
+    hasher.update(br#"{"chain":{"#);
+    hasher.update(&line[hash_end + 2..]);
+    Some(hex(&hasher.finalize()).as_bytes() == claimed)
+}
+
+/// Links entries as the writer hands them to the sink.
+pub(crate) struct Chainer {
+    id: Uuid,
+    next_seq: u64,
+    prev: String,
+    key: Option<CheckpointKey>,
+    every: u64,
+    interval: Duration,
+    unsealed: u64,
+    sealed_at: Instant,
+    buf: Vec<u8>,
+}
+
+impl Chainer {
+    pub(crate) fn new(config: &ChainConfig) -> Self {
+        Chainer {
+            id: Uuid::now_v7(),
+            next_seq: 1,
+            prev: GENESIS.to_owned(),
+            key: config.key.clone(),
+            every: config.every,
+            interval: config.interval,
+            unsealed: 0,
+            sealed_at: Instant::now(),
+            buf: Vec::with_capacity(2048),
+        }
+    }
+
+    /// Gives `entry` the next link, unless it has one (a retried batch keeps its links).
+    pub(crate) fn link(&mut self, entry: &mut AuditEntry) -> Result<(), serde_json::Error> {
+        if entry.chain.is_some() {
+            return Ok(());
+        }
+        entry.chain = Some(Chain {
+            hash: String::new(),
+            id: self.id,
+            prev: std::mem::take(&mut self.prev),
+            seq: self.next_seq,
+        });
+        self.buf.clear();
+        let hashed = canonical::write_sorted(&*entry, &mut self.buf).map(|()| {
+            // Keys with characters from U+E000 up sort differently in UTF-16 (RFC 8785) than
+            // in the maps' byte order: canonicalise those few entries the general way.
+            if self.buf.iter().any(|&b| b >= 0xEE) {
+                let value = serde_json::to_value(&*entry).unwrap_or(Value::Null);
+                self.buf.clear();
+                canonical::write_value(&value, &mut self.buf);
+            }
+            hex(&Sha256::digest(&self.buf))
+        });
+        let chain = entry.chain.as_mut().unwrap_or_else(|| unreachable!());
+        match hashed {
+            Ok(hash) => {
+                chain.hash = hash.clone();
+                self.prev = hash;
+                self.next_seq += 1;
+                self.unsealed += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.prev = std::mem::take(&mut chain.prev);
+                entry.chain = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a signed checkpoint is due (a key is set and entries are unsealed).
+    pub(crate) fn checkpoint_due(&self) -> bool {
+        self.key.is_some()
+            && self.unsealed > 0
+            && (self.unsealed >= self.every || self.sealed_at.elapsed() >= self.interval)
+    }
+
+    /// When the next timed checkpoint falls due, if entries are waiting for one.
+    pub(crate) fn checkpoint_deadline(&self) -> Option<Instant> {
+        (self.key.is_some() && self.unsealed > 0).then(|| self.sealed_at + self.interval)
+    }
+
+    /// Whether any entry was linked since the chain began.
+    pub(crate) fn has_entries(&self) -> bool {
+        self.next_seq > 1
+    }
+
+    /// A linked checkpoint entry sealing the head; `last` marks the end of the chain.
+    pub(crate) fn checkpoint(&mut self, last: bool) -> Result<AuditEntry, serde_json::Error> {
+        let head_seq = self.next_seq - 1;
+        let mut entry = AuditEntry::new(CHECKPOINT_ENDPOINT);
+        entry.user = "audit".to_owned();
+        entry.outcome = Outcome::Success;
+        let fields = &mut entry.fields;
+        fields.insert("head_seq".into(), head_seq.into());
+        fields.insert("head_hash".into(), self.prev.clone().into());
+        fields.insert("entries".into(), self.unsealed.into());
+        fields.insert("final".into(), last.into());
+        match &self.key {
+            Some(key) => {
+                let message = checkpoint_message(&self.id, head_seq, &self.prev, last);
+                fields.insert("alg".into(), "hmac-sha256".into());
+                fields.insert("key_id".into(), key.key_id().into());
+                fields.insert("signature".into(), key.sign(&message).into());
+            }
+            None => {
+                fields.insert("alg".into(), "none".into());
+            }
+        }
+        self.link(&mut entry)?;
+        self.unsealed = 0;
+        self.sealed_at = Instant::now();
+        Ok(entry)
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xF)] as char);
+    }
+    out
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || text.is_empty() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
