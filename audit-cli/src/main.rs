@@ -4,10 +4,12 @@
 //! audit query audit_logs --endpoint sow_create --where request.client_id=CLIENT-001 --since 1d
 //! audit stats audit_logs --by endpoint
 //! audit tail audit_logs --follow
+//! audit verify audit_logs --key-file checkpoint.key
 //! ```
 //! SOURCE is a JSONL file or a directory of daily files (rotated `.N` and compressed `.gz`/`.zst`
 //! files are read in order). A malformed line is reported with its file and line number and the
-//! scan goes on. Exit status: 0, or 2 for a usage error or an unreadable SOURCE.
+//! scan goes on. Exit status: 0, 1 when `verify` finds the log not intact, 2 for a usage error or an
+//! unreadable SOURCE.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,6 +22,7 @@ use serde_json::Value;
 mod filter;
 mod source;
 mod stats;
+mod verify;
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +58,26 @@ enum Command {
         /// JSON instead of an aligned table.
         #[arg(long)]
         json: bool,
+    },
+    /// Checks the tamper-evident chains: edited, deleted, reordered or added entries, torn
+    /// lines, checkpoints and a cut-off tail. Exit status 0 only when the log is intact.
+    Verify {
+        /// A JSONL file or a directory of them.
+        source: PathBuf,
+        /// The checkpoint key (hex digits or raw bytes in a file); default: the
+        /// AUDIT_CHECKPOINT_KEY variable. With a key, checkpoints must be signed with it.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Accept chains without their final checkpoint (a log still being written).
+        #[arg(long)]
+        allow_open: bool,
+        /// A head published earlier (CHAIN:SEQ:HASH, from --heads) that must still be there,
+        /// unchanged; repeatable.
+        #[arg(long = "expect", value_name = "CHAIN:SEQ:HASH")]
+        expect: Vec<verify::Head>,
+        /// Print each chain's head (CHAIN:SEQ:HASH) to publish outside the log.
+        #[arg(long)]
+        heads: bool,
     },
     /// The last entries as one human line each; with --follow, new ones as they are written.
     Tail {
@@ -503,6 +526,71 @@ fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), Stri
     }
 }
 
+#[derive(Clone, Copy)]
+struct VerifyFlags {
+    allow_open: bool,
+    heads: bool,
+}
+
+/// Runs `verify`; `Ok(false)` when the log is not intact.
+fn verify_command(
+    source: &std::path::Path,
+    key_file: Option<&std::path::Path>,
+    expect: &[verify::Head],
+    flags: VerifyFlags,
+) -> Result<bool, String> {
+    let key = match key_file {
+        Some(path) => Some(format!("file:{}", path.display())),
+        None => std::env::var("AUDIT_CHECKPOINT_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty()),
+    };
+    let key = key
+        .map(|spec| audit_core::chain::CheckpointKey::parse(&spec))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let files =
+        source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let options = verify::Options {
+        key,
+        allow_open: flags.allow_open,
+        expect: expect.to_vec(),
+    };
+    let report = verify::verify(&files, &options);
+    let mut out = std::io::stdout().lock();
+    let write = |out: &mut std::io::StdoutLock, text: String| {
+        writeln!(out, "{text}").map_err(|e| format!("cannot write: {e}"))
+    };
+    if flags.heads {
+        for head in &report.heads {
+            write(&mut out, head.to_string())?;
+        }
+    }
+    for problem in &report.problems {
+        write(&mut out, format!("FAIL  {problem}"))?;
+    }
+    for note in &report.notes {
+        write(&mut out, format!("note  {note}"))?;
+    }
+    let signatures = match report.signatures_verified {
+        0 => String::new(),
+        n => format!(", {n} signatures verified"),
+    };
+    let verdict = if report.problems.is_empty() {
+        "intact".to_owned()
+    } else {
+        format!("NOT intact ({} problems)", report.problems.len())
+    };
+    write(
+        &mut out,
+        format!(
+            "{} chains, {} entries, {} checkpoints{signatures}: {verdict}",
+            report.chains, report.entries, report.checkpoints
+        ),
+    )?;
+    Ok(report.problems.is_empty())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -517,6 +605,23 @@ fn main() -> ExitCode {
             lines,
             follow,
         } => tail(source, *lines, *follow),
+        Command::Verify {
+            source,
+            key_file,
+            allow_open,
+            expect,
+            heads,
+        } => {
+            let flags = VerifyFlags {
+                allow_open: *allow_open,
+                heads: *heads,
+            };
+            match verify_command(source, key_file.as_deref(), expect, flags) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -69,6 +69,8 @@ pub struct Line<'a> {
     pub file: &'a Path,
     pub number: usize,
     pub text: &'a str,
+    /// Whether the line ended with a newline (a last line without one is torn or still being written).
+    pub complete: bool,
 }
 
 /// Calls `visit` for every non-empty line of every file, in order, reusing one buffer.
@@ -98,11 +100,17 @@ pub fn each_line(files: &[PathBuf], mut visit: impl FnMut(Line<'_>) -> bool) -> 
                 }
             }
             number += 1;
+            let complete = buf.ends_with('\n');
             let text = buf.trim_end_matches(['\n', '\r']);
             if text.trim().is_empty() {
                 continue;
             }
-            if !visit(Line { file, number, text }) {
+            if !visit(Line {
+                file,
+                number,
+                text,
+                complete,
+            }) {
                 return unreadable;
             }
         }

@@ -1,0 +1,527 @@
+//! `audit verify`: checks every chain and checkpoint in a SOURCE and names what is wrong.
+//!
+//! One pass reads every line; each chained entry's content is checked against its own hash
+//! on the spot (so an edit is named with its file, line and id), and its link, position and
+//! checkpoint facts are kept (about 100 bytes an entry) for the checks across entries: gaps,
+//! duplicates, broken links, reordering, checkpoints and the sealed tail.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use audit_core::chain::{self, CheckpointKey, CHECKPOINT_ENDPOINT, GENESIS};
+use audit_core::DROPPED_ENDPOINT;
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::source;
+
+/// What `verify` is told besides the SOURCE.
+pub struct Options {
+    /// The checkpoint key; with it, checkpoints must be signed, and their signatures are checked.
+    pub key: Option<CheckpointKey>,
+    /// Accept chains without their final checkpoint (a log still being written).
+    pub allow_open: bool,
+    /// Heads published earlier (`CHAIN:SEQ:HASH`) that the log must still hold.
+    pub expect: Vec<Head>,
+}
+
+/// A chain head as `audit verify --heads` prints it and `--expect` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub chain: Uuid,
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{text}` is not a head: expected CHAIN:SEQ:HASH as `audit verify --heads` prints"
+            )
+        };
+        let mut parts = text.trim().splitn(3, ':');
+        let (Some(chain), Some(seq), Some(hash)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let hash = hash.to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Head {
+            chain: chain.parse().map_err(|_| bad())?,
+            seq: seq.parse().map_err(|_| bad())?,
+            hash,
+        })
+    }
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.chain, self.seq, self.hash)
+    }
+}
+
+/// The outcome: problems make the log not intact; notes are worth knowing but prove nothing wrong.
+#[derive(Default)]
+pub struct Report {
+    pub problems: Vec<String>,
+    pub notes: Vec<String>,
+    pub chains: usize,
+    pub entries: u64,
+    pub checkpoints: u64,
+    pub signatures_verified: u64,
+    pub heads: Vec<Head>,
+}
+
+type Hash = [u8; 32];
+
+#[derive(Clone, Copy)]
+struct Loc {
+    file: u32,
+    line: u32,
+}
+
+struct Link {
+    seq: u64,
+    hash: Hash,
+    prev: Hash,
+    loc: Loc,
+    checkpoint: Option<u32>,
+}
+
+struct Checkpoint {
+    seq: u64,
+    head_seq: Option<u64>,
+    head_hash: Option<String>,
+    last: bool,
+    alg: String,
+    key_id: Option<String>,
+    signature: Option<String>,
+}
+
+#[derive(Default)]
+struct ChainLog {
+    links: Vec<Link>,
+    checkpoints: Vec<Checkpoint>,
+    /// Ranges of sequence numbers the pipeline reported as lost (`audit.dropped`).
+    reported_lost: Vec<(u64, u64, Loc)>,
+    /// The highest sequence number read so far, and where.
+    furthest: Option<(u64, Loc)>,
+}
+
+/// The parts of an entry the chain checks need, without building the rest.
+#[derive(Deserialize)]
+struct Light {
+    chain: Option<chain::Chain>,
+    id: Option<String>,
+    endpoint: Option<String>,
+    #[serde(default)]
+    fields: serde_json::Map<String, Value>,
+}
+
+struct Places<'a> {
+    files: &'a [PathBuf],
+}
+
+impl Places<'_> {
+    fn show(&self, loc: Loc) -> String {
+        let file = self
+            .files
+            .get(loc.file as usize)
+            .map_or_else(|| "?".into(), |f| f.display().to_string());
+        format!("{file}:{}", loc.line)
+    }
+}
+
+/// Reads every line of `files` and checks the chains in them.
+pub fn verify(files: &[PathBuf], options: &Options) -> Report {
+    let mut report = Report::default();
+    let mut chains: HashMap<Uuid, ChainLog> = HashMap::new();
+    let mut order: Vec<Uuid> = Vec::new();
+    let mut unchained = 0u64;
+    let mut first_unchained = None;
+    let places = Places { files };
+    let index: HashMap<&Path, u32> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_path(), i as u32))
+        .collect();
+    let unreadable = source::each_line(files, |line| {
+        let loc = Loc {
+            file: index.get(line.file).copied().unwrap_or(0),
+            line: line.number as u32,
+        };
+        let at = places.show(loc);
+        let light: Light = match serde_json::from_str(line.text) {
+            Ok(light) => light,
+            Err(e) if !line.complete => {
+                report.problems.push(format!(
+                    "{at}: torn line: the file ends in the middle of an entry ({e})"
+                ));
+                return true;
+            }
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("{at}: malformed line, not an entry: {e}"));
+                return true;
+            }
+        };
+        if !line.complete {
+            report.problems.push(format!(
+                "{at}: the last line has no newline: the file was cut after it"
+            ));
+        }
+        let Some(link) = light.chain else {
+            unchained += 1;
+            first_unchained.get_or_insert(at);
+            return true;
+        };
+        report.entries += 1;
+        let id = light.id.as_deref().unwrap_or("?");
+        let content_ok = match chain::check_line_bytes(line.text.as_bytes()) {
+            Some(true) => true,
+            // Another tool may have reformatted the line: compare meanings, not bytes.
+            _ => serde_json::from_str::<Value>(line.text)
+                .map(|value| chain::hash_value(&value) == link.hash)
+                .unwrap_or(false),
+        };
+        if !content_ok {
+            report.problems.push(format!(
+                "{at}: entry seq {} (id {id}) was edited: its content does not match its hash",
+                link.seq
+            ));
+        }
+        let (Some(hash), Some(prev)) = (unhex(&link.hash), unhex(&link.prev)) else {
+            report.problems.push(format!(
+                "{at}: entry seq {} (id {id}) has a malformed chain hash",
+                link.seq
+            ));
+            return true;
+        };
+        let log = chains.entry(link.id).or_insert_with(|| {
+            order.push(link.id);
+            ChainLog::default()
+        });
+        if let Some((furthest, where_)) = log.furthest {
+            if link.seq <= furthest {
+                report.problems.push(format!(
+                    "{at}: entry seq {} (id {id}) is out of order: it comes after seq {furthest} ({})",
+                    link.seq,
+                    places.show(where_)
+                ));
+            }
+        }
+        if log.furthest.is_none_or(|(furthest, _)| link.seq > furthest) {
+            log.furthest = Some((link.seq, loc));
+        }
+        let endpoint = light.endpoint.as_deref().unwrap_or("");
+        let field_u64 = |name: &str| light.fields.get(name).and_then(Value::as_u64);
+        let field_str = |name: &str| {
+            light
+                .fields
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut checkpoint = None;
+        if endpoint == CHECKPOINT_ENDPOINT {
+            checkpoint = Some(log.checkpoints.len() as u32);
+            log.checkpoints.push(Checkpoint {
+                seq: link.seq,
+                head_seq: field_u64("head_seq"),
+                head_hash: field_str("head_hash"),
+                last: light.fields.get("final") == Some(&Value::Bool(true)),
+                alg: field_str("alg").unwrap_or_default(),
+                key_id: field_str("key_id"),
+                signature: field_str("signature"),
+            });
+        } else if endpoint == DROPPED_ENDPOINT {
+            if let (Some(first), Some(last)) =
+                (field_u64("chain_seq_first"), field_u64("chain_seq_last"))
+            {
+                log.reported_lost.push((first, last, loc));
+            }
+        }
+        log.links.push(Link {
+            seq: link.seq,
+            hash,
+            prev,
+            loc,
+            checkpoint,
+        });
+        true
+    });
+    if unreadable > 0 {
+        report.problems.push(format!(
+            "{unreadable} file(s) could not be read completely (see above)"
+        ));
+    }
+    if unchained > 0 {
+        let first = first_unchained.unwrap_or_default();
+        report.problems.push(format!(
+            "{unchained} entries carry no chain (the first at {first}): nothing proves they were not added or edited (written with AUDIT_CHAIN=off?)"
+        ));
+    }
+    if chains.is_empty() && report.problems.is_empty() {
+        report
+            .problems
+            .push("no chained entries found: nothing to verify".into());
+    }
+    report.chains = chains.len();
+    for head in options
+        .expect
+        .iter()
+        .filter(|h| !chains.contains_key(&h.chain))
+    {
+        report.problems.push(format!(
+            "the published head {head} is not in SOURCE: chain {} is missing entirely",
+            short(head.chain)
+        ));
+    }
+    for id in order {
+        if let Some(log) = chains.remove(&id) {
+            check_chain(id, log, options, &places, &mut report);
+        }
+    }
+    report
+}
+
+fn check_chain(
+    id: Uuid,
+    mut log: ChainLog,
+    options: &Options,
+    places: &Places,
+    report: &mut Report,
+) {
+    log.links.sort_by_key(|link| link.seq);
+    let short = short(id);
+    let Some(first) = log.links.first() else {
+        return;
+    };
+    if first.seq == 1 {
+        if first.prev != unhex(GENESIS).unwrap_or_default() {
+            report.problems.push(format!(
+                "{}: chain {short} seq 1 does not start from the genesis hash: entries before it were removed",
+                places.show(first.loc)
+            ));
+        }
+    } else {
+        report.notes.push(format!(
+            "chain {short} starts at seq {} ({}): its first {} entries are not in SOURCE (older files removed by retention?)",
+            first.seq,
+            places.show(first.loc),
+            first.seq - 1
+        ));
+    }
+    for pair in log.links.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if b.seq == a.seq {
+            let what = if a.hash == b.hash {
+                "appears twice"
+            } else {
+                "is claimed by two different entries"
+            };
+            report.problems.push(format!(
+                "chain {short} seq {} {what}: {} and {}",
+                a.seq,
+                places.show(a.loc),
+                places.show(b.loc)
+            ));
+        } else if b.seq == a.seq + 1 {
+            if b.prev != a.hash {
+                report.problems.push(format!(
+                    "{}: chain {short} is broken before seq {}: seq {} ({}) is not the entry it followed; it was replaced or its hash rewritten",
+                    places.show(b.loc),
+                    b.seq,
+                    a.seq,
+                    places.show(a.loc)
+                ));
+            }
+        } else {
+            let (from, to) = (a.seq + 1, b.seq - 1);
+            let range = if from == to {
+                format!("seq {from} is")
+            } else {
+                format!("seq {from}–{to} ({} entries) are", to - from + 1)
+            };
+            match log
+                .reported_lost
+                .iter()
+                .find(|(first, last, _)| *first <= from && to <= *last)
+            {
+                Some((_, _, at)) => report.notes.push(format!(
+                    "chain {short}: {range} missing, as the pipeline reported (audit.dropped at {})",
+                    places.show(*at)
+                )),
+                None => report.problems.push(format!(
+                    "chain {short}: {range} missing (deleted) between {} and {}",
+                    places.show(a.loc),
+                    places.show(b.loc)
+                )),
+            }
+        }
+    }
+    check_checkpoints(&short, id, &log, options, places, report);
+    for head in options.expect.iter().filter(|h| h.chain == id) {
+        report
+            .problems
+            .extend(check_expected(head, &log.links, places));
+    }
+    if let Some(last) = log.links.last() {
+        report.heads.push(Head {
+            chain: id,
+            seq: last.seq,
+            hash: chain_hex(&last.hash),
+        });
+    }
+}
+
+fn check_checkpoints(
+    short: &str,
+    id: Uuid,
+    log: &ChainLog,
+    options: &Options,
+    places: &Places,
+    report: &mut Report,
+) {
+    let by_seq: HashMap<u64, &Link> = log.links.iter().map(|l| (l.seq, l)).collect();
+    let mut unverified = 0;
+    for checkpoint in &log.checkpoints {
+        report.checkpoints += 1;
+        let Some(link) = by_seq.get(&checkpoint.seq) else {
+            continue;
+        };
+        let at = places.show(link.loc);
+        let head_hash = checkpoint.head_hash.as_deref().unwrap_or("");
+        if checkpoint.head_seq != Some(checkpoint.seq - 1) || unhex(head_hash) != Some(link.prev) {
+            report.problems.push(format!(
+                "{at}: chain {short} checkpoint seq {} names a head that is not the entry before it",
+                checkpoint.seq
+            ));
+            continue;
+        }
+        match (checkpoint.alg.as_str(), &options.key) {
+            ("hmac-sha256", Some(key)) => {
+                let message = chain::checkpoint_message(
+                    &id,
+                    checkpoint.seq - 1,
+                    head_hash,
+                    checkpoint.last,
+                );
+                let signature = checkpoint.signature.as_deref().unwrap_or("");
+                if checkpoint.key_id.as_deref() != Some(key.key_id()) {
+                    report.problems.push(format!(
+                        "{at}: chain {short} checkpoint seq {} was signed with another key (key_id {}, given {})",
+                        checkpoint.seq,
+                        checkpoint.key_id.as_deref().unwrap_or("none"),
+                        key.key_id()
+                    ));
+                } else if key.verify(&message, signature) {
+                    report.signatures_verified += 1;
+                } else {
+                    report.problems.push(format!(
+                        "{at}: chain {short} checkpoint seq {} has a bad signature: the chain up to it was rewritten, or the checkpoint forged",
+                        checkpoint.seq
+                    ));
+                }
+            }
+            ("hmac-sha256", None) => unverified += 1,
+            (_, Some(_)) => report.problems.push(format!(
+                "{at}: chain {short} checkpoint seq {} is unsigned, but a key was given: checkpoints are expected to be signed",
+                checkpoint.seq
+            )),
+            (_, None) => {}
+        }
+    }
+    if unverified > 0 {
+        report.notes.push(format!(
+            "chain {short}: {unverified} checkpoint signatures not checked: give the key with --key-file"
+        ));
+    }
+    let Some(last) = log.links.last() else {
+        return;
+    };
+    let last_checkpoint = log.checkpoints.iter().max_by_key(|c| c.seq);
+    if let Some(closing) = log
+        .checkpoints
+        .iter()
+        .filter(|c| c.last)
+        .min_by_key(|c| c.seq)
+    {
+        if closing.seq < last.seq {
+            report.problems.push(format!(
+                "chain {short}: entries after its final checkpoint (seq {}): seq {} at {} was added after the chain was closed",
+                closing.seq,
+                closing.seq + 1,
+                by_seq
+                    .get(&(closing.seq + 1))
+                    .map_or_else(|| "?".into(), |l| places.show(l.loc))
+            ));
+        }
+    }
+    if last.checkpoint.is_some() && last_checkpoint.is_some_and(|c| c.seq == last.seq && c.last) {
+        return; // sealed
+    }
+    let since = last_checkpoint.map_or(0, |c| c.seq);
+    let message = format!(
+        "chain {short} is not sealed: it ends at seq {} ({}) without its final checkpoint, so the entries after seq {since} {}may have been cut off, or its writer is still running or died",
+        last.seq,
+        places.show(last.loc),
+        if since == 0 { "(it has no checkpoint) " } else { "(the last checkpoint) " }
+    );
+    if options.allow_open {
+        report.notes.push(message);
+    } else {
+        report
+            .problems
+            .push(format!("{message}; --allow-open accepts a live log"));
+    }
+}
+
+/// Whether the chain still holds a head published earlier, unchanged.
+fn check_expected(head: &Head, links: &[Link], places: &Places) -> Option<String> {
+    let short = short(head.chain);
+    match links.binary_search_by_key(&head.seq, |link| link.seq) {
+        Ok(i) if chain_hex(&links[i].hash) == head.hash => None,
+        Ok(i) => Some(format!(
+            "{}: chain {short} seq {} differs from its published head: the chain was rewritten",
+            places.show(links[i].loc),
+            head.seq
+        )),
+        Err(_) if links.last().is_some_and(|last| last.seq < head.seq) => Some(format!(
+            "chain {short} ends at seq {}, before its published head seq {}: its tail was cut off",
+            links.last().map_or(0, |l| l.seq),
+            head.seq
+        )),
+        Err(_) => Some(format!(
+            "chain {short} seq {} (a published head) is missing",
+            head.seq
+        )),
+    }
+}
+
+/// A chain's id as shown in messages: its first 8 hex digits, enough to tell chains apart.
+fn short(id: Uuid) -> String {
+    id.simple().to_string()[..8].to_owned()
+}
+
+fn unhex(text: &str) -> Option<Hash> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn chain_hex(hash: &Hash) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
