@@ -20,6 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
 mod filter;
+mod html;
 mod source;
 mod stats;
 mod verify;
@@ -58,6 +59,10 @@ enum Command {
         /// JSON instead of an aligned table.
         #[arg(long)]
         json: bool,
+        /// Also write a self-contained HTML page with a latency histogram and a calls-over-time
+        /// chart per group, for people who would rather look than read.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Checks the tamper-evident chains: edited, deleted, reordered or added entries, torn
     /// lines, checkpoints and a cut-off tail. Exit status 0 only when the log is intact.
@@ -155,6 +160,31 @@ impl Select {
                 .map(|w| filter::parse_where(w))
                 .collect::<Result<_, _>>()?,
         })
+    }
+
+    /// The filters in words, for the HTML report's header.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let mut add = |name: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                parts.push(format!("{name} {value}"));
+            }
+        };
+        add("since", &self.since);
+        add("until", &self.until);
+        add("endpoint", &self.endpoint);
+        add("user", &self.user);
+        add("status", &self.status);
+        add("outcome", &self.outcome);
+        add("correlation id", &self.correlation_id);
+        for clause in &self.wheres {
+            parts.push(format!("where {clause}"));
+        }
+        if parts.is_empty() {
+            "no filters".to_owned()
+        } else {
+            parts.join(", ")
+        }
     }
 
     fn files(&self) -> Result<Vec<PathBuf>, String> {
@@ -367,10 +397,15 @@ fn query(select: &Select, format: Format, limit: Option<usize>) -> Result<(), St
     }
 }
 
-fn stats(select: &Select, by: stats::By, json: bool) -> Result<(), String> {
+fn stats(
+    select: &Select,
+    by: stats::By,
+    json: bool,
+    html: Option<&std::path::Path>,
+) -> Result<(), String> {
     let filter = select.filter()?;
     let files = select.files()?;
-    let mut stats = stats::Stats::default();
+    let mut stats = stats::Stats::new(html.is_some());
     source::each_line(&files, |line| {
         if !filter.may_match(line.text) {
             check(&line);
@@ -390,6 +425,18 @@ fn stats(select: &Select, by: stats::By, json: bool) -> Result<(), String> {
         true
     });
     let rows = stats.rows();
+    if let Some(path) = html {
+        let by_name = format!("{by:?}").to_lowercase();
+        let filters = select.describe();
+        let context = html::Context {
+            source: &select.source.display().to_string(),
+            by: &by_name,
+            filters: &filters,
+        };
+        let groups: Vec<(&str, &stats::Group)> = stats.groups().collect();
+        std::fs::write(path, html::render(&context, &rows, &groups))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     let mut out = std::io::stdout().lock();
     let written = if json {
         let rows: Vec<Value> = rows.iter().map(stats::Row::to_json).collect();
@@ -599,7 +646,12 @@ fn main() -> ExitCode {
             format,
             limit,
         } => query(select, *format, *limit),
-        Command::Stats { select, by, json } => stats(select, *by, *json),
+        Command::Stats {
+            select,
+            by,
+            json,
+            html,
+        } => stats(select, *by, *json, html.as_deref()),
         Command::Tail {
             source,
             lines,

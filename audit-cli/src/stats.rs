@@ -6,15 +6,19 @@ use serde_json::{json, Value};
 
 #[derive(Default)]
 pub struct Group {
-    durations: Vec<f64>,
-    errors: u64,
-    bytes: u64,
+    /// Seconds; sorted once [`Stats::rows`] ran.
+    pub durations: Vec<f64>,
+    pub errors: u64,
+    pub bytes: u64,
+    /// Start (Unix seconds) and whether it failed, per entry; kept only for `--html`.
+    pub times: Vec<(i64, bool)>,
 }
 
 /// Entries grouped by a key.
 #[derive(Default)]
 pub struct Stats {
     groups: BTreeMap<String, Group>,
+    track_times: bool,
 }
 
 /// What `--by` groups on.
@@ -27,6 +31,19 @@ pub enum By {
 }
 
 impl Stats {
+    /// With `track_times`, each entry's start is kept too (for the calls-over-time chart).
+    pub fn new(track_times: bool) -> Self {
+        Stats {
+            groups: BTreeMap::new(),
+            track_times,
+        }
+    }
+
+    /// The groups, by key.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, &Group)> {
+        self.groups.iter().map(|(k, g)| (k.as_str(), g))
+    }
+
     pub fn add(&mut self, by: By, entry: &Value) {
         let key = match by {
             By::Endpoint => entry
@@ -57,8 +74,20 @@ impl Stats {
                 .and_then(Value::as_f64)
                 .unwrap_or(0.0),
         );
-        if entry.get("outcome").and_then(Value::as_str) != Some("success") {
+        let failed = entry.get("outcome").and_then(Value::as_str) != Some("success");
+        if failed {
             group.errors += 1;
+        }
+        if self.track_times {
+            let start = entry
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse::<audit_core::Timestamp>().ok());
+            if let Some(start) = start {
+                group
+                    .times
+                    .push((start.as_offset_date_time().unix_timestamp(), failed));
+            }
         }
         for field in ["request_bytes", "response_bytes"] {
             group.bytes += entry.get(field).and_then(Value::as_u64).unwrap_or(0);
@@ -66,7 +95,7 @@ impl Stats {
     }
 
     /// One row per group: name, count, error rate, p50, p95, p99, max (ms), bytes.
-    pub fn rows(mut self) -> Vec<Row> {
+    pub fn rows(&mut self) -> Vec<Row> {
         self.groups
             .iter_mut()
             .map(|(name, group)| {

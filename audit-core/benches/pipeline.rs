@@ -10,13 +10,14 @@
 //!   beside a plain `BufWriter` of serde_json lines (with one `fdatasync` per 1,000 lines for
 //!   the durable case), and serialising alone (the ceiling without I/O).
 //! - `end_to_end`: `record` of 100,000 entries through the pipeline into the JSONL sink, then
-//!   `shutdown`.
+//!   `shutdown`; unchained, chained, and chained with signed checkpoints, side by side.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use audit_core::chain::{ChainConfig, CheckpointKey};
 use audit_core::jsonl::{JsonlSink, SyncPolicy};
 use audit_core::{async_trait, AuditEntry, Auditor, Outcome, Scrubber, Sink, SinkError};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -248,33 +249,55 @@ fn bench_end_to_end(c: &mut Criterion) {
     let mut group = c.benchmark_group("end_to_end");
     group.throughput(Throughput::Elements(ENTRIES as u64));
     group.sample_size(10);
+    let key = CheckpointKey::from_bytes(&[7u8; 32]).expect("key");
+    let variants = [
+        ("unchained", ChainConfig::disabled()),
+        ("chained", ChainConfig::enabled()),
+        ("chained_signed", ChainConfig::enabled().checkpoint_key(key)),
+    ];
     for (label, sync) in [
         ("never", SyncPolicy::Never),
         ("every_batch", SyncPolicy::EveryBatch),
     ] {
-        group.bench_function(format!("record_to_jsonl_{label}"), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let dir = bench_dir("e2e");
-                    let entries: Vec<AuditEntry> = (0..ENTRIES).map(|_| template.clone()).collect();
-                    total += rt.block_on(async {
-                        let sink = JsonlSink::builder(dir.path())
-                            .sync(sync)
-                            .open()
-                            .expect("sink");
-                        let auditor = Auditor::builder().build(sink).expect("auditor");
-                        let start = Instant::now();
-                        for entry in entries {
-                            auditor.record(entry).await.expect("record");
-                        }
-                        auditor.shutdown().await.expect("shutdown");
-                        start.elapsed()
-                    });
-                }
-                total
-            })
-        });
+        // Two rounds in opposite order, so neither side always runs in the disk's better moment.
+        for round in [1, 2] {
+            let mut order: Vec<&(&str, ChainConfig)> = variants.iter().collect();
+            if round == 2 {
+                order.reverse();
+            }
+            for (chain_label, chain) in order {
+                group.bench_function(
+                    format!("record_to_jsonl_{label}_{chain_label}/{round}"),
+                    |b| {
+                        b.iter_custom(|iters| {
+                            let mut total = Duration::ZERO;
+                            for _ in 0..iters {
+                                let dir = bench_dir("e2e");
+                                let entries: Vec<AuditEntry> =
+                                    (0..ENTRIES).map(|_| template.clone()).collect();
+                                total += rt.block_on(async {
+                                    let sink = JsonlSink::builder(dir.path())
+                                        .sync(sync)
+                                        .open()
+                                        .expect("sink");
+                                    let auditor = Auditor::builder()
+                                        .chain(chain.clone())
+                                        .build(sink)
+                                        .expect("auditor");
+                                    let start = Instant::now();
+                                    for entry in entries {
+                                        auditor.record(entry).await.expect("record");
+                                    }
+                                    auditor.shutdown().await.expect("shutdown");
+                                    start.elapsed()
+                                });
+                            }
+                            total
+                        })
+                    },
+                );
+            }
+        }
     }
     group.finish();
 }

@@ -149,6 +149,11 @@ impl NumberBuffer {
         // ryu gives the shortest digits that read back as `value`, as ECMAScript asks; only
         // the layout differs. Take the digits and the decimal exponent from its output.
         let text = self.ryu.format_finite(value);
+        if !text.contains('e') {
+            // ryu writes plain decimals only within ECMAScript's plain range (1e-6 ≤ |x| < 1e21),
+            // with the same digits: just without the integers' `.0`.
+            return text.strip_suffix(".0").unwrap_or(text);
+        }
         let (negative, text) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text),

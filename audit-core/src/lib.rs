@@ -71,7 +71,9 @@ pub use redact::{
 pub use sink::jsonl;
 #[cfg(feature = "postgres")]
 pub use sink::postgres;
-pub use sink::{format_pretty, Fallback, Fanout, MemorySink, Sink, StdoutFormat, StdoutSink};
+pub use sink::{
+    format_pretty, Fallback, Fanout, JsonLines, MemorySink, Sink, StdoutFormat, StdoutSink,
+};
 pub use summary::{Scrubber, SummaryLimits};
 
 /// The message of a caught panic (`&str` and `String` payloads; others are "unknown panic").

@@ -36,6 +36,7 @@ use uuid::Uuid;
 use crate::canonical;
 use crate::entry::{AuditEntry, Outcome};
 use crate::error::ConfigError;
+use crate::sink::JsonLines;
 
 /// The endpoint of checkpoint entries.
 pub const CHECKPOINT_ENDPOINT: &str = "audit.checkpoint";
@@ -307,9 +308,18 @@ impl Chainer {
         }
     }
 
-    /// Gives `entry` the next link, unless it has one (a retried batch keeps its links).
-    pub(crate) fn link(&mut self, entry: &mut AuditEntry) -> Result<(), serde_json::Error> {
+    /// Gives `entry` the next link, unless it has one (a retried batch keeps its links), and
+    /// appends its JSON line to `lines` (the bytes it hashed, with the hash put in).
+    pub(crate) fn link(
+        &mut self,
+        entry: &mut AuditEntry,
+        lines: Option<&mut JsonLines>,
+    ) -> Result<(), serde_json::Error> {
         if entry.chain.is_some() {
+            if let Some(lines) = lines {
+                entry.write_json_line(lines.buffer())?;
+                lines.end_line();
+            }
             return Ok(());
         }
         entry.chain = Some(Chain {
@@ -321,8 +331,9 @@ impl Chainer {
         self.buf.clear();
         let hashed = canonical::write_sorted(&*entry, &mut self.buf).map(|()| {
             // Keys with characters from U+E000 up sort differently in UTF-16 (RFC 8785) than
-            // in the maps' byte order: canonicalise those few entries the general way.
-            if self.buf.iter().any(|&b| b >= 0xEE) {
+            // in the maps' byte order: canonicalise those few entries the general way. (A max
+            // over all bytes, unlike `any`, vectorises.)
+            if self.buf.iter().fold(0u8, |max, &b| max.max(b)) >= 0xEE {
                 let value = serde_json::to_value(&*entry).unwrap_or(Value::Null);
                 self.buf.clear();
                 canonical::write_value(&value, &mut self.buf);
@@ -332,6 +343,18 @@ impl Chainer {
         let chain = entry.chain.as_mut().unwrap_or_else(|| unreachable!());
         match hashed {
             Ok(hash) => {
+                if let Some(lines) = lines {
+                    // The canonical bytes start `{"chain":{` and "hash" sorts first in it.
+                    const OPEN: usize = br#"{"chain":{"#.len();
+                    let out = lines.buffer();
+                    out.extend_from_slice(&self.buf[..OPEN]);
+                    out.extend_from_slice(br#""hash":""#);
+                    out.extend_from_slice(hash.as_bytes());
+                    out.extend_from_slice(br#"","#);
+                    out.extend_from_slice(&self.buf[OPEN..]);
+                    out.push(b'\n');
+                    lines.end_line();
+                }
                 chain.hash = hash.clone();
                 self.prev = hash;
                 self.next_seq += 1;
@@ -385,7 +408,7 @@ impl Chainer {
                 fields.insert("alg".into(), "none".into());
             }
         }
-        self.link(&mut entry)?;
+        self.link(&mut entry, None)?;
         self.unsealed = 0;
         self.sealed_at = Instant::now();
         Ok(entry)
@@ -395,12 +418,12 @@ impl Chainer {
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xF)] as char);
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xF)]);
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

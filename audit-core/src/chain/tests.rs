@@ -20,8 +20,8 @@ fn links_are_consecutive_and_hashes_match_the_canonical_form() {
     let mut chainer = Chainer::new(&ChainConfig::enabled());
     let mut first = entry("a");
     let mut second = entry("b");
-    chainer.link(&mut first).unwrap();
-    chainer.link(&mut second).unwrap();
+    chainer.link(&mut first, None).unwrap();
+    chainer.link(&mut second, None).unwrap();
     let (a, b) = (first.chain.clone().unwrap(), second.chain.clone().unwrap());
     assert_eq!((a.seq, b.seq), (1, 2));
     assert_eq!(a.prev, GENESIS);
@@ -35,7 +35,7 @@ fn links_are_consecutive_and_hashes_match_the_canonical_form() {
     }
     // A retried batch keeps its links.
     let before = second.chain.clone();
-    chainer.link(&mut second).unwrap();
+    chainer.link(&mut second, None).unwrap();
     assert_eq!(second.chain, before);
 }
 
@@ -43,7 +43,7 @@ fn links_are_consecutive_and_hashes_match_the_canonical_form() {
 fn an_edited_byte_changes_the_hash() {
     let mut chainer = Chainer::new(&ChainConfig::enabled());
     let mut e = entry("a");
-    chainer.link(&mut e).unwrap();
+    chainer.link(&mut e, None).unwrap();
     let written = String::from_utf8(line(&e)).unwrap();
     let edited = written.replace("CLIENT-001", "CLIENT-002");
     assert_eq!(check_line_bytes(edited.as_bytes()), Some(false));
@@ -55,7 +55,7 @@ fn an_edited_byte_changes_the_hash() {
 fn reformatted_lines_keep_their_hash() {
     let mut chainer = Chainer::new(&ChainConfig::enabled());
     let mut e = entry("a");
-    chainer.link(&mut e).unwrap();
+    chainer.link(&mut e, None).unwrap();
     let value: Value = serde_json::from_slice(&line(&e)).unwrap();
     // Pretty-printed with another key order, as another tool might store it.
     let pretty = serde_json::to_string_pretty(&value).unwrap();
@@ -70,7 +70,7 @@ fn keys_beyond_the_basic_plane_are_hashed_in_utf16_order() {
     let mut e = entry("a");
     e.fields.insert("\u{fb01}".into(), 1.into());
     e.fields.insert("\u{1f600}".into(), 2.into());
-    chainer.link(&mut e).unwrap();
+    chainer.link(&mut e, None).unwrap();
     let value: Value = serde_json::from_slice(&line(&e)).unwrap();
     assert_eq!(hash_value(&value), e.chain.unwrap().hash);
 }
@@ -84,10 +84,10 @@ fn checkpoints_are_signed_and_verifiable() {
             .checkpoint_every(2),
     );
     let mut a = entry("a");
-    chainer.link(&mut a).unwrap();
+    chainer.link(&mut a, None).unwrap();
     assert!(!chainer.checkpoint_due());
     let mut b = entry("b");
-    chainer.link(&mut b).unwrap();
+    chainer.link(&mut b, None).unwrap();
     assert!(chainer.checkpoint_due());
     let checkpoint = chainer.checkpoint(false).unwrap();
     assert!(!chainer.checkpoint_due());
@@ -112,7 +112,7 @@ fn checkpoints_are_signed_and_verifiable() {
 fn unsigned_final_checkpoint_without_a_key() {
     let mut chainer = Chainer::new(&ChainConfig::enabled());
     let mut a = entry("a");
-    chainer.link(&mut a).unwrap();
+    chainer.link(&mut a, None).unwrap();
     assert!(!chainer.checkpoint_due());
     assert_eq!(chainer.checkpoint_deadline(), None);
     let last = chainer.checkpoint(true).unwrap();
@@ -138,4 +138,19 @@ fn keys_are_checked_and_never_shown() {
     std::fs::write(&path, format!("{}\n", "ab".repeat(32))).unwrap();
     let from_file = CheckpointKey::parse(&format!("file:{}", path.display())).unwrap();
     assert_eq!(from_file.key_id(), key.key_id());
+}
+
+#[test]
+fn lines_written_while_linking_are_the_lines_the_entry_serialises_to() {
+    let mut chainer = Chainer::new(&ChainConfig::enabled());
+    let mut lines = JsonLines::default();
+    let mut entries = vec![entry("a"), entry("b")];
+    entries[1].fields.insert("\u{1f600}".into(), 1.into());
+    for e in entries.iter_mut() {
+        chainer.link(e, Some(&mut lines)).unwrap();
+    }
+    assert_eq!(lines.len(), 2);
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(lines.line(i).unwrap(), &line(e)[..]);
+    }
 }

@@ -204,6 +204,7 @@ impl AuditorBuilder {
             redaction: self.scrubber.redaction.clone(),
             counters: counters.clone(),
             chainer,
+            lines: Default::default(),
         };
         let handle = runtime.spawn(worker.run());
         Ok(Auditor {

@@ -16,7 +16,7 @@ use crate::chain::Chainer;
 use crate::entry::{AuditEntry, Outcome, Timestamp};
 use crate::error::SinkError;
 use crate::redact::Redaction;
-use crate::sink::Sink;
+use crate::sink::{write_to, JsonLines, Sink};
 
 /// The endpoint of the entry that reports lost entries in the log itself.
 pub const DROPPED_ENDPOINT: &str = "audit.dropped";
@@ -30,6 +30,8 @@ pub(crate) struct Worker {
     pub redaction: Redaction,
     pub counters: Arc<Counters>,
     pub chainer: Option<Chainer>,
+    /// The chained batch's JSON lines, serialised once while hashing (reused between batches).
+    pub lines: JsonLines,
 }
 
 /// Entries given up after failed retries, to report once the sink takes entries again.
@@ -168,20 +170,30 @@ impl Worker {
 
     /// Links the batch into the chain, and adds a signed checkpoint when one is due.
     fn seal(&mut self, batch: &mut Vec<AuditEntry>) {
+        self.lines.clear();
         let Some(chainer) = self.chainer.as_mut() else {
             return;
         };
+        let mut complete = true;
         for entry in batch.iter_mut() {
-            if let Err(e) = chainer.link(entry) {
+            if let Err(e) = chainer.link(entry, Some(&mut self.lines)) {
                 // The sink meets the same error when it serialises the entry, and reports it.
                 tracing::error!(id = %entry.id, error = %e, "an audit entry could not be chained");
+                complete = false;
             }
         }
         if chainer.checkpoint_due() {
             match chainer.checkpoint(false) {
-                Ok(checkpoint) => batch.push(checkpoint),
+                Ok(checkpoint) => {
+                    complete &= checkpoint.write_json_line(self.lines.buffer()).is_ok();
+                    self.lines.end_line();
+                    batch.push(checkpoint);
+                }
                 Err(e) => tracing::error!(error = %e, "an audit checkpoint could not be made"),
             }
+        }
+        if !complete {
+            self.lines.clear();
         }
     }
 
@@ -246,7 +258,9 @@ impl Worker {
             attempt += 1;
             let mut result = Ok(());
             if !written {
-                result = guard(self.sink.write(batch)).await;
+                // Lines serialised while chaining are written as they are.
+                let lines = (self.lines.len() == batch.len()).then_some(&self.lines);
+                result = guard(Box::pin(write_to(&mut self.sink, batch, lines))).await;
                 written = result.is_ok();
             }
             if durable && result.is_ok() {

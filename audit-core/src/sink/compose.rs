@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::Sink;
+use super::{write_to, JsonLines, Sink};
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
 
@@ -34,12 +34,13 @@ impl<P: Sink, S: Sink> Fallback<P, S> {
             secondary_dirty: false,
         }
     }
-}
 
-#[async_trait]
-impl<P: Sink, S: Sink> Sink for Fallback<P, S> {
-    async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
-        let primary_error = match self.primary.write(batch).await {
+    async fn write_either(
+        &mut self,
+        batch: &[AuditEntry],
+        lines: Option<&JsonLines>,
+    ) -> Result<(), SinkError> {
+        let primary_error = match write_to(&mut self.primary, batch, lines).await {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
@@ -50,13 +51,28 @@ impl<P: Sink, S: Sink> Sink for Fallback<P, S> {
             error = %primary_error,
             "audit sink failed, writing the batch to the fallback sink"
         );
-        match self.secondary.write(batch).await {
+        match write_to(&mut self.secondary, batch, lines).await {
             Ok(()) => {
                 self.secondary_dirty = true;
                 Ok(())
             }
             Err(secondary_error) => Err(SinkError::Several(vec![primary_error, secondary_error])),
         }
+    }
+}
+
+#[async_trait]
+impl<P: Sink, S: Sink> Sink for Fallback<P, S> {
+    async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
+        self.write_either(batch, None).await
+    }
+
+    async fn write_lines(
+        &mut self,
+        batch: &[AuditEntry],
+        lines: &JsonLines,
+    ) -> Result<(), SinkError> {
+        self.write_either(batch, Some(lines)).await
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {
@@ -148,6 +164,34 @@ impl Fanout {
     pub fn is_empty(&self) -> bool {
         self.sinks.is_empty()
     }
+
+    async fn write_each(
+        &mut self,
+        batch: &[AuditEntry],
+        lines: Option<&JsonLines>,
+    ) -> Result<(), SinkError> {
+        let Some(key) = BatchKey::of(batch) else {
+            return Ok(());
+        };
+        let mut done = match self.partial.take() {
+            Some((partial_key, done)) if partial_key == key => done,
+            _ => vec![false; self.sinks.len()],
+        };
+        let mut errors = Vec::new();
+        for (sink, done) in self.sinks.iter_mut().zip(done.iter_mut()) {
+            if *done {
+                continue;
+            }
+            match write_to(sink.as_mut(), batch, lines).await {
+                Ok(()) => *done = true,
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            self.partial = Some((key, done));
+        }
+        all_ok(errors)
+    }
 }
 
 fn all_ok(errors: Vec<SinkError>) -> Result<(), SinkError> {
@@ -161,27 +205,15 @@ fn all_ok(errors: Vec<SinkError>) -> Result<(), SinkError> {
 #[async_trait]
 impl Sink for Fanout {
     async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
-        let Some(key) = BatchKey::of(batch) else {
-            return Ok(());
-        };
-        let mut done = match self.partial.take() {
-            Some((partial_key, done)) if partial_key == key => done,
-            _ => vec![false; self.sinks.len()],
-        };
-        let mut errors = Vec::new();
-        for (sink, done) in self.sinks.iter_mut().zip(done.iter_mut()) {
-            if *done {
-                continue;
-            }
-            match sink.write(batch).await {
-                Ok(()) => *done = true,
-                Err(e) => errors.push(e),
-            }
-        }
-        if !errors.is_empty() {
-            self.partial = Some((key, done));
-        }
-        all_ok(errors)
+        self.write_each(batch, None).await
+    }
+
+    async fn write_lines(
+        &mut self,
+        batch: &[AuditEntry],
+        lines: &JsonLines,
+    ) -> Result<(), SinkError> {
+        self.write_each(batch, Some(lines)).await
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {

@@ -46,6 +46,19 @@ pub trait Sink: Send + 'static {
     /// Stores a batch, in order, according to the sink's own durability setting.
     async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError>;
 
+    /// Stores a batch the pipeline already serialised: `lines` holds entry `i` of `batch` as
+    /// JSON line `i`, in the canonical form [`AuditEntry::write_json_line`] writes. The pipeline
+    /// serialises each entry once when it chains them (to hash it), so sinks that write JSON
+    /// lines take the bytes instead of serialising again. By default, [`write`](Self::write).
+    async fn write_lines(
+        &mut self,
+        batch: &[AuditEntry],
+        lines: &JsonLines,
+    ) -> Result<(), SinkError> {
+        let _ = lines;
+        self.write(batch).await
+    }
+
     /// Makes everything written so far durable (for files: `fdatasync`). The pipeline calls it
     /// once per batch in `Strict` mode (group commit) and on shutdown.
     async fn flush(&mut self) -> Result<(), SinkError> {
@@ -70,6 +83,71 @@ pub trait Sink: Send + 'static {
     }
 }
 
+/// The JSON lines of a batch, serialised once by the pipeline (see [`Sink::write_lines`]).
+///
+/// ```
+/// use audit_core::JsonLines;
+///
+/// let lines = JsonLines::default();
+/// assert!(lines.is_empty());
+/// assert_eq!(lines.as_bytes(), b"");
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct JsonLines {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl JsonLines {
+    /// Every line, each with its `\n`, back to back.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Line `i` with its `\n`.
+    pub fn line(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.bytes.get(start..end)
+    }
+
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no line.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    /// The buffer to append the next line to; [`Self::end_line`] marks where it ends.
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    pub(crate) fn end_line(&mut self) {
+        self.ends.push(self.bytes.len());
+    }
+}
+
+/// Writes through [`Sink::write_lines`] when the lines are there, else [`Sink::write`].
+pub(crate) async fn write_to<S: Sink + ?Sized>(
+    sink: &mut S,
+    batch: &[AuditEntry],
+    lines: Option<&JsonLines>,
+) -> Result<(), SinkError> {
+    match lines {
+        Some(lines) => sink.write_lines(batch, lines).await,
+        None => sink.write(batch).await,
+    }
+}
+
 /// Appends `entry` as one JSON line to `buf`, naming the entry in the error.
 pub(crate) fn write_line(entry: &AuditEntry, buf: &mut Vec<u8>) -> Result<(), SinkError> {
     entry
@@ -84,6 +162,14 @@ pub(crate) fn write_line(entry: &AuditEntry, buf: &mut Vec<u8>) -> Result<(), Si
 impl Sink for Box<dyn Sink> {
     async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
         (**self).write(batch).await
+    }
+
+    async fn write_lines(
+        &mut self,
+        batch: &[AuditEntry],
+        lines: &JsonLines,
+    ) -> Result<(), SinkError> {
+        (**self).write_lines(batch, lines).await
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {

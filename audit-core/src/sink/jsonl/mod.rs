@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use time::Date;
 use tokio::task::JoinHandle;
 
-use super::Sink;
+use super::{JsonLines, Sink};
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
 
@@ -176,6 +176,30 @@ impl JsonlSink {
         self.repaired.load(Ordering::Relaxed)
     }
 
+    /// The serialisation buffer kept between batches: a fresh multi-megabyte Vec per batch
+    /// costs page faults on every batch.
+    fn take_buffer(&mut self) -> Vec<u8> {
+        self.files
+            .as_mut()
+            .map(|files| std::mem::take(&mut files.buf))
+            .unwrap_or_default()
+    }
+
+    /// Appends the serialised batch on the blocking pool and archives the files it closed.
+    async fn append(&mut self, buf: Vec<u8>, segments: Segments) -> Result<(), SinkError> {
+        let (closed, open) = self
+            .blocking(move |files| {
+                let result = files.append(&buf, &segments);
+                if buf.capacity() <= MAX_KEPT_BUFFER {
+                    files.buf = buf;
+                }
+                result
+            })
+            .await?;
+        self.archive(closed, open);
+        Ok(())
+    }
+
     /// Runs `op` on the file state in the blocking pool.
     async fn blocking<T: Send + 'static>(
         &mut self,
@@ -230,25 +254,34 @@ impl Sink for JsonlSink {
         if batch.is_empty() {
             return Ok(());
         }
-        // Reuse one buffer: a fresh multi-megabyte Vec per batch costs page faults on every batch.
-        let mut buf = self
-            .files
-            .as_mut()
-            .map(|files| std::mem::take(&mut files.buf))
-            .unwrap_or_default();
+        let mut buf = self.take_buffer();
         buf.clear();
         let segments = serialize(batch, &mut buf)?;
-        let (closed, open) = self
-            .blocking(move |files| {
-                let result = files.append(&buf, &segments);
-                if buf.capacity() <= MAX_KEPT_BUFFER {
-                    files.buf = buf;
-                }
-                result
-            })
-            .await?;
-        self.archive(closed, open);
-        Ok(())
+        self.append(buf, segments).await
+    }
+
+    async fn write_lines(
+        &mut self,
+        batch: &[AuditEntry],
+        lines: &JsonLines,
+    ) -> Result<(), SinkError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if lines.len() != batch.len() {
+            return self.write(batch).await;
+        }
+        let mut buf = self.take_buffer();
+        buf.clear();
+        buf.extend_from_slice(lines.as_bytes());
+        let mut segments: Segments = Vec::with_capacity(1);
+        let mut start = 0;
+        for (i, entry) in batch.iter().enumerate() {
+            let end = start + lines.line(i).map_or(0, <[u8]>::len);
+            push_segment(&mut segments, entry.timestamp.date(), start..end);
+            start = end;
+        }
+        self.append(buf, segments).await
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {
@@ -291,13 +324,17 @@ fn serialize(batch: &[AuditEntry], buf: &mut Vec<u8>) -> Result<Segments, SinkEr
     for entry in batch {
         let start = buf.len();
         super::write_line(entry, buf)?;
-        let date = entry.timestamp.date();
-        match segments.last_mut() {
-            Some((last, range)) if *last == date => range.end = buf.len(),
-            _ => segments.push((date, start..buf.len())),
-        }
+        push_segment(&mut segments, entry.timestamp.date(), start..buf.len());
     }
     Ok(segments)
+}
+
+/// Extends the last segment with `range` when it has the same date, else starts a new one.
+fn push_segment(segments: &mut Segments, date: Date, range: Range<usize>) {
+    match segments.last_mut() {
+        Some((last, known)) if *last == date => known.end = range.end,
+        _ => segments.push((date, range)),
+    }
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
