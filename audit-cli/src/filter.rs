@@ -156,10 +156,164 @@ impl Filter {
     }
 }
 
+/// A value bound to a SQL parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Text(String),
+    Int(i32),
+    Time(OffsetDateTime),
+    Id(uuid::Uuid),
+    Path(Vec<String>),
+}
+
+/// The part of a filter PostgreSQL can evaluate: a condition over the table's columns with
+/// `$1`… placeholders, and whether it is the whole filter (then `LIMIT` can go to SQL too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlFilter {
+    pub condition: String,
+    pub params: Vec<SqlValue>,
+    pub complete: bool,
+}
+
+/// Top-level entry fields stored as text columns of the same name (`user` is `user_id`).
+const TEXT_COLUMNS: [(&str, &str); 12] = [
+    ("endpoint", "endpoint"),
+    ("user", "user_id"),
+    ("outcome", "outcome"),
+    ("correlation_id", "correlation_id"),
+    ("method", "method"),
+    ("route", "route"),
+    ("path", "path"),
+    ("query", "query"),
+    ("trace_id", "trace_id"),
+    ("span_id", "span_id"),
+    ("client_addr", "client_addr"),
+    ("peer_addr", "peer_addr"),
+];
+
+/// Entry fields stored as `jsonb` columns of the same name.
+const JSON_COLUMNS: [&str; 4] = ["request", "response_summary", "headers", "fields"];
+
+impl Filter {
+    /// The filter as SQL, for a `postgres://` SOURCE. Rows it returns are filtered again
+    /// with [`Filter::matches`], so a clause SQL cannot express exactly is simply left out.
+    pub fn to_sql(&self) -> SqlFilter {
+        let mut clauses = Vec::new();
+        let mut params = Vec::new();
+        let mut complete = true;
+        let bind = |value: SqlValue, params: &mut Vec<SqlValue>| {
+            params.push(value);
+            format!("${}", params.len())
+        };
+        for (bound, op) in [(&self.since, ">="), (&self.until, "<")] {
+            if let Some(text) = bound {
+                match text.parse::<audit_core::Timestamp>() {
+                    Ok(at) => {
+                        let p = bind(SqlValue::Time(at.as_offset_date_time()), &mut params);
+                        clauses.push(format!("ts {op} {p}"));
+                    }
+                    Err(_) => complete = false,
+                }
+            }
+        }
+        for (name, wanted) in [
+            ("endpoint", &self.endpoint),
+            ("user", &self.user),
+            ("outcome", &self.outcome),
+            ("correlation_id", &self.correlation_id),
+        ] {
+            if let Some(wanted) = wanted {
+                let column = TEXT_COLUMNS
+                    .iter()
+                    .find(|(field, _)| *field == name)
+                    .map_or(name, |(_, column)| column);
+                let p = bind(SqlValue::Text(wanted.clone()), &mut params);
+                clauses.push(format!("{column} = {p}"));
+            }
+        }
+        match &self.status {
+            Some(StatusFilter::Exact(code)) => match i32::try_from(*code) {
+                Ok(code) => {
+                    let p = bind(SqlValue::Int(code), &mut params);
+                    clauses.push(format!("status_code = {p}"));
+                }
+                Err(_) => clauses.push("false".into()),
+            },
+            Some(StatusFilter::Class(class)) => match i32::try_from(*class * 100) {
+                Ok(low) => {
+                    let p = bind(SqlValue::Int(low), &mut params);
+                    clauses.push(format!("status_code >= {p} AND status_code < {p} + 100"));
+                }
+                Err(_) => clauses.push("false".into()),
+            },
+            None => {}
+        }
+        for (path, wanted) in &self.wheres {
+            // Numbers, booleans and null compare as JSON values (3 = 3.0): left to `matches`.
+            let textual = serde_json::from_str::<Value>(wanted).map_or(true, |v| v.is_string());
+            let column = TEXT_COLUMNS.iter().find(|(field, _)| *field == path[0]);
+            match (path.len(), column) {
+                (1, Some((_, column))) if textual => {
+                    let p = bind(SqlValue::Text(wanted.clone()), &mut params);
+                    clauses.push(format!("{column} = {p}"));
+                }
+                (n, _) if n > 1 && textual && JSON_COLUMNS.contains(&path[0].as_str()) => {
+                    let at = bind(SqlValue::Path(path[1..].to_vec()), &mut params);
+                    let p = bind(SqlValue::Text(wanted.clone()), &mut params);
+                    clauses.push(format!(
+                        "jsonb_typeof({} #> {at}) = 'string' AND {} #>> {at} = {p}",
+                        path[0], path[0]
+                    ));
+                }
+                _ => complete = false,
+            }
+        }
+        SqlFilter {
+            condition: if clauses.is_empty() {
+                "true".into()
+            } else {
+                clauses.join(" AND ")
+            },
+            params,
+            complete,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn filters_become_sql_with_parameters() {
+        let filter = Filter {
+            since: Some("2026-02-07T10:00:00.000000Z".into()),
+            endpoint: Some("sow_create".into()),
+            user: Some("alice'; DROP TABLE x; --".into()),
+            status: Some(StatusFilter::Class(5)),
+            wheres: vec![
+                parse_where("request.client_id=CLIENT-001").unwrap(),
+                parse_where("request.n=3").unwrap(),
+            ],
+            ..Filter::default()
+        };
+        let sql = filter.to_sql();
+        assert_eq!(
+            sql.condition,
+            "ts >= $1 AND endpoint = $2 AND user_id = $3 AND status_code >= $4 AND status_code < $4 + 100 \
+             AND jsonb_typeof(request #> $5) = 'string' AND request #>> $5 = $6"
+        );
+        assert_eq!(sql.params.len(), 6);
+        assert_eq!(
+            sql.params[2],
+            SqlValue::Text("alice'; DROP TABLE x; --".into())
+        );
+        assert_eq!(sql.params[4], SqlValue::Path(vec!["client_id".into()]));
+        assert!(!sql.complete, "request.n=3 is left to the client");
+        assert_eq!(Filter::default().to_sql().condition, "true");
+        assert!(Filter::default().to_sql().complete);
+    }
 
     #[test]
     fn the_raw_line_check_never_rejects_a_match() {

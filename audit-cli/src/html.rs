@@ -88,9 +88,9 @@ th:first-child,td:first-child{{text-align:left}}section{{margin:28px 0}}h2{{font
         .find(|(width, _)| (end.saturating_sub(start)) / width < 60)
         .unwrap_or(BINS[BINS.len() - 1]);
     for (name, group) in groups {
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<section><h2>{}</h2><div class=\"charts\">{}{}</div></section>\n",
+            "<section><h2>{}</h2><div class=\"charts\">{}{}</div></section>",
             escape(name),
             histogram(&group.durations),
             over_time(&group.times, start, bin),

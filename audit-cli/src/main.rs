@@ -187,9 +187,18 @@ impl Select {
         }
     }
 
-    fn files(&self) -> Result<Vec<PathBuf>, String> {
-        source::files(&self.source)
-            .map_err(|e| format!("cannot read {}: {e}", self.source.display()))
+    /// The SOURCE, and how to read it: for PostgreSQL, the filters as SQL (and the limit,
+    /// when SQL holds every filter).
+    fn open(&self, limit: Option<usize>) -> Result<(source::Source, source::SqlQuery), String> {
+        let source = source::Source::open(&self.source)?;
+        let sql = self.filter()?.to_sql();
+        let query = source::SqlQuery {
+            limit: limit.filter(|_| sql.complete).map(|n| n as u64),
+            condition: sql.condition,
+            params: sql.params,
+            order: "ts, id",
+        };
+        Ok((source, query))
     }
 }
 
@@ -352,7 +361,7 @@ fn print_table(header: &[&str], rows: &[Vec<String>], out: &mut impl Write) -> s
 
 fn query(select: &Select, format: Format, limit: Option<usize>) -> Result<(), String> {
     let filter = select.filter()?;
-    let files = select.files()?;
+    let (source, sql) = select.open(limit)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut rows = Vec::new();
@@ -361,7 +370,7 @@ fn query(select: &Select, format: Format, limit: Option<usize>) -> Result<(), St
     if let Format::Csv = format {
         failed = writeln!(out, "{}", COLUMNS.join(",")).err();
     }
-    source::each_line(&files, |line| {
+    source.each_line(&sql, |line| {
         if limit.is_some_and(|limit| shown >= limit) || failed.is_some() {
             return false;
         }
@@ -386,7 +395,7 @@ fn query(select: &Select, format: Format, limit: Option<usize>) -> Result<(), St
         };
         failed = written.err();
         true
-    });
+    })?;
     if let Format::Table = format {
         failed = failed.or(print_table(&COLUMNS, &rows, &mut out).err());
     }
@@ -404,9 +413,9 @@ fn stats(
     html: Option<&std::path::Path>,
 ) -> Result<(), String> {
     let filter = select.filter()?;
-    let files = select.files()?;
+    let (source, sql) = select.open(None)?;
     let mut stats = stats::Stats::new(html.is_some());
-    source::each_line(&files, |line| {
+    source.each_line(&sql, |line| {
         if !filter.may_match(line.text) {
             check(&line);
             return true;
@@ -423,13 +432,13 @@ fn stats(
             }
         }
         true
-    });
+    })?;
     let rows = stats.rows();
     if let Some(path) = html {
         let by_name = format!("{by:?}").to_lowercase();
         let filters = select.describe();
         let context = html::Context {
-            source: &select.source.display().to_string(),
+            source: &source::describe(&select.source),
             by: &by_name,
             filters: &filters,
         };
@@ -507,7 +516,63 @@ fn colour() -> bool {
         .get_or_init(|| std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
 }
 
+/// `tail` over the table: the last `lines` rows by start time, then (with `follow`) rows
+/// after the newest seen, polled every second. A call that started before the newest row shown
+/// but ended later is not shown (rows carry the start time).
+fn tail_table(source: &source::Source, lines: usize, follow: bool) -> Result<(), String> {
+    use source::SqlQuery;
+    let mut last: Vec<audit_core::AuditEntry> = Vec::new();
+    let newest = SqlQuery {
+        limit: Some(lines as u64),
+        ..SqlQuery::all("ts DESC, id DESC")
+    };
+    source.each_line(&newest, |line| {
+        last.extend(entry_of(&line));
+        true
+    })?;
+    last.reverse();
+    let mut after = last.last().map(|e| (e.timestamp, e.id));
+    let print = |entries: &[audit_core::AuditEntry]| -> Result<(), String> {
+        let mut out = std::io::stdout().lock();
+        for entry in entries {
+            writeln!(out, "{}", pretty(entry)).map_err(|e| format!("cannot write: {e}"))?;
+        }
+        out.flush().map_err(|e| format!("cannot write: {e}"))
+    };
+    print(&last)?;
+    if !follow {
+        return Ok(());
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let query = match after {
+            Some((ts, id)) => SqlQuery {
+                condition: "(ts, id) > ($1, $2)".into(),
+                params: vec![
+                    filter::SqlValue::Time(ts.as_offset_date_time()),
+                    filter::SqlValue::Id(id),
+                ],
+                ..SqlQuery::all("ts, id")
+            },
+            None => SqlQuery::all("ts, id"),
+        };
+        let mut fresh = Vec::new();
+        source.each_line(&query, |line| {
+            fresh.extend(entry_of(&line));
+            true
+        })?;
+        if let Some(entry) = fresh.last() {
+            after = Some((entry.timestamp, entry.id));
+        }
+        print(&fresh)?;
+    }
+}
+
 fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), String> {
+    let opened = source::Source::open(source)?;
+    if let source::Source::Postgres(_) = opened {
+        return tail_table(&opened, lines, follow);
+    }
     let list =
         || source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()));
     let size = |file: &std::path::Path| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
@@ -596,14 +661,13 @@ fn verify_command(
         .map(|spec| audit_core::chain::CheckpointKey::parse(&spec))
         .transpose()
         .map_err(|e| e.to_string())?;
-    let files =
-        source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let source = source::Source::open(source)?;
     let options = verify::Options {
         key,
         allow_open: flags.allow_open,
         expect: expect.to_vec(),
     };
-    let report = verify::verify(&files, &options);
+    let report = verify::verify(&source, &options)?;
     let mut out = std::io::stdout().lock();
     let write = |out: &mut std::io::StdoutLock, text: String| {
         writeln!(out, "{text}").map_err(|e| format!("cannot write: {e}"))

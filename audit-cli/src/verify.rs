@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::source;
+use crate::source::{Source, SqlQuery};
 
 /// What `verify` is told besides the SOURCE.
 pub struct Options {
@@ -124,11 +124,13 @@ struct Light {
     fields: serde_json::Map<String, Value>,
 }
 
-struct Places<'a> {
-    files: &'a [PathBuf],
+/// The files (or table) lines came from, numbered in reading order.
+#[derive(Default)]
+struct Places {
+    files: Vec<PathBuf>,
 }
 
-impl Places<'_> {
+impl Places {
     fn show(&self, loc: Loc) -> String {
         let file = self
             .files
@@ -136,24 +138,28 @@ impl Places<'_> {
             .map_or_else(|| "?".into(), |f| f.display().to_string());
         format!("{file}:{}", loc.line)
     }
+
+    fn index(&mut self, file: &Path) -> u32 {
+        if self.files.last().map(PathBuf::as_path) != Some(file) {
+            self.files.push(file.to_path_buf());
+        }
+        (self.files.len() - 1) as u32
+    }
 }
 
-/// Reads every line of `files` and checks the chains in them.
-pub fn verify(files: &[PathBuf], options: &Options) -> Report {
+/// Reads every entry of `source` and checks the chains in them (from PostgreSQL, rows come
+/// ordered by chain and sequence number: a table has no order of its own to check).
+pub fn verify(source: &Source, options: &Options) -> Result<Report, String> {
     let mut report = Report::default();
     let mut chains: HashMap<Uuid, ChainLog> = HashMap::new();
     let mut order: Vec<Uuid> = Vec::new();
     let mut unchained = 0u64;
     let mut first_unchained = None;
-    let places = Places { files };
-    let index: HashMap<&Path, u32> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.as_path(), i as u32))
-        .collect();
-    let unreadable = source::each_line(files, |line| {
+    let mut places = Places::default();
+    let query = SqlQuery::all("chain_id, chain_seq, ts, id");
+    let unreadable = source.each_line(&query, |line| {
         let loc = Loc {
-            file: index.get(line.file).copied().unwrap_or(0),
+            file: places.index(line.file),
             line: line.number as u32,
         };
         let at = places.show(loc);
@@ -256,7 +262,7 @@ pub fn verify(files: &[PathBuf], options: &Options) -> Report {
             checkpoint,
         });
         true
-    });
+    })?;
     if unreadable > 0 {
         report.problems.push(format!(
             "{unreadable} file(s) could not be read completely (see above)"
@@ -289,7 +295,7 @@ pub fn verify(files: &[PathBuf], options: &Options) -> Report {
             check_chain(id, log, options, &places, &mut report);
         }
     }
-    report
+    Ok(report)
 }
 
 fn check_chain(

@@ -206,6 +206,52 @@ fn stats_by_endpoint_and_status() {
 }
 
 #[test]
+fn stats_html_writes_a_self_contained_page_with_charts_per_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let page = dir.path().join("report.html");
+    let output = audit(&[
+        "stats",
+        d,
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    // The table still goes to stdout.
+    assert!(stdout(&output).contains("sow_create"));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(
+        html.contains("since 2026-01-01T00:00:00Z"),
+        "the filters are named"
+    );
+    for endpoint in ["login", "sow_create"] {
+        assert!(html.contains(&format!("<h2>{endpoint}</h2>")), "{endpoint}");
+    }
+    // Two charts per endpoint: latency histogram and calls over time, errors in red.
+    assert_eq!(html.matches("<svg").count(), 4);
+    assert!(html.contains("latency (ms"));
+    assert!(
+        html.contains("calls per 6 hours (errors in red)"),
+        "four days of data, binned by 6 hours"
+    );
+    assert!(html.contains(r#"class="err""#));
+    // login: ten calls of 101–128 ms, all failed (401).
+    assert!(html.contains("100–200 ms: 10 calls"), "{html}");
+    // Self-contained: nothing is fetched, nothing runs.
+    for needle in ["<script", "src=", "href=", "@import", "url("] {
+        assert!(!html.contains(needle), "{needle}");
+    }
+    let output = audit(&["stats", d, "--html", "/nonexistent/dir/report.html"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("cannot write /nonexistent/dir/report.html"));
+}
+
+#[test]
 fn tail_shows_the_last_entries_as_human_lines() {
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path());

@@ -170,32 +170,40 @@ impl SinkSpec {
                     spec: crate::sink::postgres::redact_url(&spec.url),
                     source,
                 };
-                let mut builder =
-                    crate::postgres::PostgresSink::builder(&spec.url).map_err(failed)?;
-                if let Some(schema) = &spec.schema {
-                    builder = builder.schema(schema);
-                }
-                if let Some(table) = &spec.table {
-                    builder = builder.table(table);
-                }
-                if let Some(dir) = &spec.spool_dir {
-                    builder = builder.spool_dir(dir);
-                }
-                if let Some(path) = &spec.tls_root_cert {
-                    builder = builder.tls_root_cert(path);
-                }
-                if let Some(verify) = spec.tls_verify {
-                    builder = builder.tls_verify(verify);
-                }
-                if let Some(partitioning) = spec.partitioning {
-                    builder = builder.partition_by(partitioning);
-                }
-                if let Some(days) = spec.retention_days {
-                    builder = builder.retention_days(days);
-                }
+                let builder = spec.builder().map_err(failed)?;
                 Ok(Box::new(builder.open().map_err(failed)?))
             }
         }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl PostgresSpec {
+    /// A sink builder with these settings (also for [`PostgresSinkBuilder::open_reader`](crate::postgres::PostgresSinkBuilder::open_reader)).
+    pub fn builder(&self) -> Result<crate::postgres::PostgresSinkBuilder, crate::SinkError> {
+        let mut builder = crate::postgres::PostgresSink::builder(&self.url)?;
+        if let Some(schema) = &self.schema {
+            builder = builder.schema(schema);
+        }
+        if let Some(table) = &self.table {
+            builder = builder.table(table);
+        }
+        if let Some(dir) = &self.spool_dir {
+            builder = builder.spool_dir(dir);
+        }
+        if let Some(path) = &self.tls_root_cert {
+            builder = builder.tls_root_cert(path);
+        }
+        if let Some(verify) = self.tls_verify {
+            builder = builder.tls_verify(verify);
+        }
+        if let Some(partitioning) = self.partitioning {
+            builder = builder.partition_by(partitioning);
+        }
+        if let Some(days) = self.retention_days {
+            builder = builder.retention_days(days);
+        }
+        Ok(builder)
     }
 }
 

@@ -144,7 +144,7 @@ fn keys_are_checked_and_never_shown() {
 fn lines_written_while_linking_are_the_lines_the_entry_serialises_to() {
     let mut chainer = Chainer::new(&ChainConfig::enabled());
     let mut lines = JsonLines::default();
-    let mut entries = vec![entry("a"), entry("b")];
+    let mut entries = [entry("a"), entry("b")];
     entries[1].fields.insert("\u{1f600}".into(), 1.into());
     for e in entries.iter_mut() {
         chainer.link(e, Some(&mut lines)).unwrap();

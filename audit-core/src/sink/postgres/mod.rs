@@ -20,9 +20,11 @@ use super::Sink;
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
 
+mod reader;
 mod schema;
 mod spool;
 
+pub use reader::PostgresReader;
 use schema::{column_list, column_types, qualified, valid_identifier};
 pub use schema::{column_names, entry_from_row, Partitioning, RowValues};
 use spool::Spool;

@@ -6,6 +6,7 @@ use tokio_postgres::types::{Json, ToSql, Type};
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
+use crate::chain::Chain;
 use crate::entry::{AuditEntry, Outcome, Timestamp};
 
 /// The columns, in table order, with their types for binary COPY.
@@ -35,6 +36,11 @@ pub(crate) const COLUMNS: &[(&str, Type)] = &[
     ("response_bytes", Type::INT8),
     ("headers", Type::JSONB),
     ("fields", Type::JSONB),
+    ("duration_seconds", Type::FLOAT8),
+    ("chain_id", Type::UUID),
+    ("chain_seq", Type::INT8),
+    ("chain_prev", Type::TEXT),
+    ("chain_hash", Type::TEXT),
 ];
 
 /// The table's column names, in order.
@@ -89,6 +95,10 @@ pub struct RowValues<'a> {
     response_summary: Option<Json<&'a Value>>,
     headers: Json<&'a Map<String, Value>>,
     fields: Json<&'a Map<String, Value>>,
+    chain_id: Option<Uuid>,
+    chain_seq: Option<i64>,
+    chain_prev: Option<&'a str>,
+    chain_hash: Option<&'a str>,
 }
 
 impl<'a> RowValues<'a> {
@@ -111,11 +121,18 @@ impl<'a> RowValues<'a> {
             response_summary: entry.response_summary.as_ref().map(Json),
             headers: Json(&entry.headers),
             fields: Json(&entry.fields),
+            chain_id: entry.chain.as_ref().map(|c| c.id),
+            chain_seq: entry
+                .chain
+                .as_ref()
+                .map(|c| i64::try_from(c.seq).unwrap_or(i64::MAX)),
+            chain_prev: entry.chain.as_ref().map(|c| c.prev.as_str()),
+            chain_hash: entry.chain.as_ref().map(|c| c.hash.as_str()),
         }
     }
 
     /// The values in [`column_names`] order.
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 25] {
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 30] {
         let e = self.entry;
         [
             &e.id,
@@ -143,6 +160,12 @@ impl<'a> RowValues<'a> {
             &self.response_bytes,
             &self.headers,
             &self.fields,
+            // Exact, unlike `duration_ms` (a product), so chain hashes can be checked from rows.
+            &e.duration_seconds,
+            &self.chain_id,
+            &self.chain_seq,
+            &self.chain_prev,
+            &self.chain_hash,
         ]
     }
 }
@@ -168,7 +191,11 @@ pub fn entry_from_row(row: &Row) -> Result<AuditEntry, tokio_postgres::Error> {
     entry.status_code = row
         .try_get::<_, Option<i32>>("status_code")?
         .and_then(|s| u16::try_from(s).ok());
-    entry.duration_seconds = row.try_get::<_, f64>("duration_ms")? / 1000.0;
+    // Rows written before migration 2 have `duration_ms` only.
+    entry.duration_seconds = match row.try_get::<_, Option<f64>>("duration_seconds") {
+        Ok(Some(seconds)) => seconds,
+        _ => row.try_get::<_, f64>("duration_ms")? / 1000.0,
+    };
     let outcome: String = row.try_get("outcome")?;
     entry.outcome = serde_json::from_value(Value::String(outcome)).unwrap_or(Outcome::Error);
     entry.error = row.try_get("error")?;
@@ -187,6 +214,14 @@ pub fn entry_from_row(row: &Row) -> Result<AuditEntry, tokio_postgres::Error> {
     entry.response_bytes = size("response_bytes")?;
     entry.headers = object(row.try_get::<_, Json<Value>>("headers")?.0);
     entry.fields = object(row.try_get::<_, Json<Value>>("fields")?.0);
+    if let Ok(Some(id)) = row.try_get::<_, Option<Uuid>>("chain_id") {
+        entry.chain = Some(Chain {
+            id,
+            seq: u64::try_from(row.try_get::<_, i64>("chain_seq")?).unwrap_or(0),
+            prev: row.try_get("chain_prev")?,
+            hash: row.try_get("chain_hash")?,
+        });
+    }
     Ok(entry)
 }
 
@@ -222,7 +257,8 @@ fn migrations(schema: &str, table: &str, partitioning: Option<Partitioning>) -> 
         None => ("PRIMARY KEY (id)", ""),
         Some(_) => ("PRIMARY KEY (id, ts)", " PARTITION BY RANGE (ts)"),
     };
-    vec![(
+    vec![
+        (
         1,
         format!(
             "CREATE TABLE IF NOT EXISTS {t} (
@@ -259,7 +295,21 @@ fn migrations(schema: &str, table: &str, partitioning: Option<Partitioning>) -> 
             CREATE INDEX IF NOT EXISTS \"{table}_correlation\" ON {t} (correlation_id) WHERE correlation_id IS NOT NULL;
             CREATE INDEX IF NOT EXISTS \"{table}_failures\" ON {t} (ts DESC) WHERE outcome <> 'success';"
         ),
-    )]
+    ),
+        // The chain, and the duration exactly as the entry holds it (nullable: no table rewrite).
+        (
+            2,
+            format!(
+                "ALTER TABLE {t}
+                    ADD COLUMN IF NOT EXISTS duration_seconds double precision,
+                    ADD COLUMN IF NOT EXISTS chain_id uuid,
+                    ADD COLUMN IF NOT EXISTS chain_seq bigint,
+                    ADD COLUMN IF NOT EXISTS chain_prev text,
+                    ADD COLUMN IF NOT EXISTS chain_hash text;
+                CREATE INDEX IF NOT EXISTS \"{table}_chain\" ON {t} (chain_id, chain_seq) WHERE chain_id IS NOT NULL;"
+            ),
+        ),
+    ]
 }
 
 /// Serialises schema changes of one table across every instance (migrations, partitions).
