@@ -638,6 +638,15 @@ fn tail(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), Stri
     }
 }
 
+/// `1 entry`, `2 entries`, `0 chains`.
+fn plural(count: u64, noun: &str) -> String {
+    match (count, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{count} {stem}ies"),
+        _ => format!("{count} {noun}s"),
+    }
+}
+
 #[derive(Clone, Copy)]
 struct VerifyFlags {
     allow_open: bool,
@@ -685,18 +694,23 @@ fn verify_command(
     }
     let signatures = match report.signatures_verified {
         0 => String::new(),
-        n => format!(", {n} signatures verified"),
+        n => format!(", {} verified", plural(n, "signature")),
     };
     let verdict = if report.problems.is_empty() {
         "intact".to_owned()
     } else {
-        format!("NOT intact ({} problems)", report.problems.len())
+        format!(
+            "NOT intact ({})",
+            plural(report.problems.len() as u64, "problem")
+        )
     };
     write(
         &mut out,
         format!(
-            "{} chains, {} entries, {} checkpoints{signatures}: {verdict}",
-            report.chains, report.entries, report.checkpoints
+            "{}, {}, {}{signatures}: {verdict}",
+            plural(report.chains as u64, "chain"),
+            plural(report.entries, "entry"),
+            plural(report.checkpoints, "checkpoint")
         ),
     )?;
     Ok(report.problems.is_empty())

@@ -185,7 +185,7 @@ fn the_table_answers_like_the_files_and_verifies() {
         intact.contains("61 entries") && intact.ends_with("intact\n"),
         "{intact}"
     );
-    assert!(intact.contains("signatures verified"), "{intact}");
+    assert!(intact.contains("1 signature verified"), "{intact}");
     admin(&format!(
         "UPDATE \"{}\".audit_log SET user_id = 'mallory' WHERE correlation_id = 'req-11'",
         schema.0

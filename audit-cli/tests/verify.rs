@@ -160,7 +160,7 @@ fn an_untouched_log_is_intact_even_rotated_and_compressed() {
         "periodic checkpoints and the final one: {checkpoints}"
     );
     let summary = format!(
-        "1 chains, {} entries, {checkpoints} checkpoints, {checkpoints} signatures verified: intact",
+        "1 chain, {} entries, {checkpoints} checkpoints, {checkpoints} signatures verified: intact",
         lines.len()
     );
     assert!(text.contains(&summary), "{text}");
@@ -182,7 +182,7 @@ fn an_edited_byte_is_named_with_its_file_line_and_seq() {
         text.contains(&expected) && text.contains("was edited"),
         "{text}"
     );
-    assert!(text.contains("NOT intact (1 problems)"), "{text}");
+    assert!(text.contains("NOT intact (1 problem)"), "{text}");
 }
 
 #[test]

@@ -204,7 +204,6 @@ impl AuditorBuilder {
             redaction: self.scrubber.redaction.clone(),
             counters: counters.clone(),
             chainer,
-            lines: Default::default(),
         };
         let handle = runtime.spawn(worker.run());
         Ok(Auditor {

@@ -1,4 +1,10 @@
-//! The background writer: receives entries, forms batches, writes them with retries.
+//! The background writer: receives entries, forms batches, links and serialises them, and
+//! writes them with retries.
+//!
+//! Two batches are in flight at once: while the sink writes batch N (file I/O runs on tokio's
+//! blocking pool), the writer receives, links and serialises batch N+1. Linking is sequential
+//! (each entry holds the previous one's hash), writing is sequential (the sink sees batches in
+//! order); only the two overlap, which roughly doubles what one writer task can carry.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -30,8 +36,6 @@ pub(crate) struct Worker {
     pub redaction: Redaction,
     pub counters: Arc<Counters>,
     pub chainer: Option<Chainer>,
-    /// The chained batch's JSON lines, serialised once while hashing (reused between batches).
-    pub lines: JsonLines,
 }
 
 /// Entries given up after failed retries, to report once the sink takes entries again.
@@ -44,248 +48,305 @@ struct Lost {
     seqs: Option<(u64, u64)>,
 }
 
+/// A batch ready for the sink: linked, serialised when chained, with the callers waiting for it.
+#[derive(Default)]
+struct Prepared {
+    entries: Vec<AuditEntry>,
+    /// How many of `entries` the callers recorded (after them: reports and a checkpoint).
+    own: usize,
+    /// The reports in this batch, unlinked, to report again if the batch is given up.
+    reports: Vec<AuditEntry>,
+    /// The entries' JSON lines, when chaining serialised them.
+    lines: JsonLines,
+    /// Callers waiting for this batch (`Strict` records, flushes).
+    acks: Vec<Ack>,
+    /// Whether the sink must flush after writing it.
+    durable: bool,
+}
+
+/// What became of a written batch, for the report of lost entries.
+struct Committed {
+    result: Result<(), Arc<SinkError>>,
+    lost: Option<Lost>,
+    reports: Vec<AuditEntry>,
+    /// The buffers, to reuse for a later batch.
+    spare: Prepared,
+}
+
+/// What the queue gave: a batch, or the end (shutdown asked, or every handle dropped).
+enum Next {
+    Batch(Prepared),
+    End(Prepared, Option<Ack>),
+}
+
+/// Receives messages and forms batches.
+struct Intake {
+    rx: mpsc::Receiver<Msg>,
+    batch_size: usize,
+    max_batch_wait: Duration,
+    msgs: Vec<Msg>,
+}
+
+/// Owns what batches are made with: redaction, reports of losses, the chain.
+struct Sealer {
+    redaction: Redaction,
+    counters: Arc<Counters>,
+    chainer: Option<Chainer>,
+    lost: Lost,
+    spare: Vec<Prepared>,
+}
+
+/// Owns the sink.
+struct Writer {
+    sink: Box<dyn Sink>,
+    retry: RetryPolicy,
+    counters: Arc<Counters>,
+}
+
 impl Worker {
-    pub(crate) async fn run(mut self) {
-        let mut msgs = Vec::with_capacity(self.batch_size);
-        let mut batch = Vec::with_capacity(self.batch_size + 2);
-        let mut acks: Vec<Ack> = Vec::new();
-        let mut lost = Lost::default();
+    pub(crate) async fn run(self) {
+        let mut intake = Intake {
+            rx: self.rx,
+            batch_size: self.batch_size,
+            max_batch_wait: self.max_batch_wait,
+            msgs: Vec::with_capacity(self.batch_size),
+        };
+        let mut sealer = Sealer {
+            redaction: self.redaction,
+            counters: self.counters.clone(),
+            chainer: self.chainer,
+            lost: Lost::default(),
+            spare: Vec::new(),
+        };
+        let mut writer = Writer {
+            sink: self.sink,
+            retry: self.retry,
+            counters: self.counters,
+        };
+        let mut writing: Option<Prepared> = None;
         loop {
-            let deadline = self.chainer.as_ref().and_then(Chainer::checkpoint_deadline);
-            let received = match deadline {
-                // Unsealed entries get their timed checkpoint even when no more entries come.
-                Some(at) => {
-                    let at = tokio::time::Instant::from_std(at);
-                    match tokio::time::timeout_at(at, self.rx.recv_many(&mut msgs, self.batch_size))
-                        .await
-                    {
-                        Ok(received) => received,
-                        Err(_elapsed) => {
-                            let _ = self.write(&mut batch, &mut lost, false).await;
-                            continue;
-                        }
-                    }
+            // The next batch is received and prepared while the current one is written.
+            let next = match writing.take() {
+                Some(batch) => {
+                    let (committed, next) =
+                        tokio::join!(writer.commit(batch), intake.next(&mut sealer));
+                    sealer.account(committed);
+                    next
                 }
-                None => self.rx.recv_many(&mut msgs, self.batch_size).await,
+                None => intake.next(&mut sealer).await,
             };
-            if received == 0 {
-                // Every handle was dropped without shutdown: drain and close.
-                let _ = self.close(&mut batch, &mut lost).await;
-                return;
-            }
-            let waiting_caller = msgs.iter().any(|m| !matches!(m, Msg::Entry(_)));
-            if msgs.len() < self.batch_size && !waiting_caller && !self.max_batch_wait.is_zero() {
-                // Sleep rather than wait on the queue, so senders do not wake this task per entry.
-                tokio::time::sleep(self.max_batch_wait).await;
-                while msgs.len() < self.batch_size {
-                    match self.rx.try_recv() {
-                        Ok(msg) => msgs.push(msg),
-                        Err(_) => break,
-                    }
-                }
-            }
-            for msg in msgs.drain(..) {
-                match msg {
-                    Msg::Entry(entry) => batch.push(entry),
-                    Msg::Strict(entry, ack) => {
-                        batch.push(entry);
-                        acks.push(ack);
-                    }
-                    Msg::Flush(ack) => {
-                        let result = self.write(&mut batch, &mut lost, true).await;
-                        answer(&mut acks, &result);
+            match next {
+                Next::Batch(batch) => writing = Some(batch),
+                Next::End(batch, ack) => {
+                    let committed = writer.commit(batch).await;
+                    let mut result = committed.result.clone();
+                    sealer.account(committed);
+                    result = result.and(close(&mut intake, &mut sealer, &mut writer).await);
+                    if let Some(ack) = ack {
                         let _ = ack.send(result);
                     }
-                    Msg::Shutdown(ack) => {
-                        let result = self.write(&mut batch, &mut lost, !acks.is_empty()).await;
-                        answer(&mut acks, &result);
-                        self.rx.close();
-                        let _ = ack.send(self.close(&mut batch, &mut lost).await);
-                        return;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Intake {
+    /// Waits for messages and turns them into the next batch.
+    async fn next(&mut self, sealer: &mut Sealer) -> Next {
+        let deadline = sealer
+            .chainer
+            .as_ref()
+            .and_then(Chainer::checkpoint_deadline);
+        let received = match deadline {
+            // Unsealed entries get their timed checkpoint even when no more entries come.
+            Some(at) => {
+                let at = tokio::time::Instant::from_std(at);
+                let receiving = self.rx.recv_many(&mut self.msgs, self.batch_size);
+                match tokio::time::timeout_at(at, receiving).await {
+                    Ok(received) => received,
+                    Err(_elapsed) => {
+                        return Next::Batch(sealer.prepare(Vec::new(), Vec::new(), false))
                     }
                 }
             }
-            let result = self.write(&mut batch, &mut lost, !acks.is_empty()).await;
-            answer(&mut acks, &result);
+            None => self.rx.recv_many(&mut self.msgs, self.batch_size).await,
+        };
+        if received == 0 {
+            // Every handle was dropped without shutdown: drain and close.
+            return Next::End(sealer.prepare(Vec::new(), Vec::new(), false), None);
         }
-    }
-
-    /// Writes what is still queued (the queue is closed to new entries), then closes the sink.
-    async fn close(
-        &mut self,
-        batch: &mut Vec<AuditEntry>,
-        lost: &mut Lost,
-    ) -> Result<(), Arc<SinkError>> {
-        let mut acks = Vec::new();
-        let mut result = Ok(());
-        loop {
-            while batch.len() < self.batch_size {
+        let waiting_caller = self.msgs.iter().any(|m| !matches!(m, Msg::Entry(_)));
+        if self.msgs.len() < self.batch_size && !waiting_caller && !self.max_batch_wait.is_zero() {
+            // Sleep rather than wait on the queue, so senders do not wake this task per entry.
+            tokio::time::sleep(self.max_batch_wait).await;
+            while self.msgs.len() < self.batch_size {
                 match self.rx.try_recv() {
-                    Ok(Msg::Entry(entry)) => batch.push(entry),
-                    Ok(Msg::Strict(entry, ack)) => {
-                        batch.push(entry);
-                        acks.push(ack);
-                    }
-                    Ok(Msg::Flush(ack) | Msg::Shutdown(ack)) => acks.push(ack),
+                    Ok(msg) => self.msgs.push(msg),
                     Err(_) => break,
                 }
             }
-            if batch.is_empty() {
-                break;
-            }
-            let written = self.write(batch, lost, false).await;
-            answer(&mut acks, &written);
-            result = result.and(written);
         }
-        // Reports of lost entries still pending get one last chance.
-        if self.pending_report(lost) > 0 {
-            result = result.and(self.write(batch, lost, false).await);
-        }
-        // The final checkpoint marks where the chain ends, so a truncated tail shows.
-        if let Some(chainer) = self.chainer.as_mut().filter(|c| c.has_entries()) {
-            match chainer.checkpoint(true) {
-                Ok(last) => {
-                    batch.push(last);
-                    result = result.and(self.write(batch, lost, true).await);
+        let mut entries = sealer.take_entries(self.msgs.len());
+        let mut acks = Vec::new();
+        let mut durable = false;
+        let mut end = None;
+        for msg in self.msgs.drain(..) {
+            match msg {
+                Msg::Entry(entry) => entries.push(entry),
+                Msg::Strict(entry, ack) => {
+                    entries.push(entry);
+                    acks.push(ack);
+                    durable = true;
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "the final audit checkpoint could not be made")
+                Msg::Flush(ack) => {
+                    acks.push(ack);
+                    durable = true;
+                }
+                Msg::Shutdown(ack) => {
+                    self.rx.close();
+                    end = Some(ack);
                 }
             }
         }
-        let closed = guard(self.sink.close()).await.map_err(Arc::new);
-        answer(&mut acks, &closed);
-        if let Err(e) = &closed {
-            tracing::error!(sink = self.sink.name(), error = %e, "the audit sink failed to close");
-        }
-        let failed = self.counters.failed_entries.load(Ordering::Relaxed);
-        if failed > 0 && result.is_ok() && closed.is_ok() {
-            tracing::error!(
-                failed_entries = failed,
-                "audit entries were given up after failed retries during this run"
-            );
-        }
-        result.and(closed)
-    }
-
-    /// Links the batch into the chain, and adds a signed checkpoint when one is due.
-    fn seal(&mut self, batch: &mut Vec<AuditEntry>) {
-        self.lines.clear();
-        let Some(chainer) = self.chainer.as_mut() else {
-            return;
-        };
-        let mut complete = true;
-        for entry in batch.iter_mut() {
-            if let Err(e) = chainer.link(entry, Some(&mut self.lines)) {
-                // The sink meets the same error when it serialises the entry, and reports it.
-                tracing::error!(id = %entry.id, error = %e, "an audit entry could not be chained");
-                complete = false;
-            }
-        }
-        if chainer.checkpoint_due() {
-            match chainer.checkpoint(false) {
-                Ok(checkpoint) => {
-                    complete &= checkpoint.write_json_line(self.lines.buffer()).is_ok();
-                    self.lines.end_line();
-                    batch.push(checkpoint);
-                }
-                Err(e) => tracing::error!(error = %e, "an audit checkpoint could not be made"),
-            }
-        }
-        if !complete {
-            self.lines.clear();
+        let batch = sealer.prepare(entries, acks, durable);
+        match end {
+            Some(ack) => Next::End(batch, Some(ack)),
+            None => Next::Batch(batch),
         }
     }
+}
 
-    fn pending_report(&self, lost: &Lost) -> u64 {
-        lost.count + self.counters.unreported_drops.load(Ordering::Acquire)
+/// Writes what is still queued (the queue is closed to new entries), the pending reports and
+/// the final checkpoint, then closes the sink.
+async fn close(
+    intake: &mut Intake,
+    sealer: &mut Sealer,
+    writer: &mut Writer,
+) -> Result<(), Arc<SinkError>> {
+    let mut result = Ok(());
+    loop {
+        let mut entries = sealer.take_entries(intake.batch_size);
+        let mut acks = Vec::new();
+        while entries.len() < intake.batch_size {
+            match intake.rx.try_recv() {
+                Ok(Msg::Entry(entry)) => entries.push(entry),
+                Ok(Msg::Strict(entry, ack)) => {
+                    entries.push(entry);
+                    acks.push(ack);
+                }
+                Ok(Msg::Flush(ack) | Msg::Shutdown(ack)) => acks.push(ack),
+                Err(_) => break,
+            }
+        }
+        if entries.is_empty() && acks.is_empty() {
+            break;
+        }
+        let batch = sealer.prepare(entries, acks, false);
+        let committed = writer.commit(batch).await;
+        result = result.and(committed.result.clone());
+        sealer.account(committed);
+    }
+    // Reports of lost entries still pending get one last chance.
+    if sealer.pending_report() > 0 {
+        let committed = writer
+            .commit(sealer.prepare(Vec::new(), Vec::new(), false))
+            .await;
+        result = result.and(committed.result.clone());
+        sealer.account(committed);
+    }
+    // The final checkpoint marks where the chain ends, so a truncated tail shows.
+    if let Some(chainer) = sealer.chainer.as_mut().filter(|c| c.has_entries()) {
+        match chainer.checkpoint(true) {
+            Ok(last) => {
+                let committed = writer
+                    .commit(sealer.prepare(vec![last], Vec::new(), true))
+                    .await;
+                result = result.and(committed.result.clone());
+                sealer.account(committed);
+            }
+            Err(e) => tracing::error!(error = %e, "the final audit checkpoint could not be made"),
+        }
+    }
+    let closed = guard(writer.sink.close()).await.map_err(Arc::new);
+    if let Err(e) = &closed {
+        tracing::error!(sink = writer.sink.name(), error = %e, "the audit sink failed to close");
+    }
+    let failed = writer.counters.failed_entries.load(Ordering::Relaxed);
+    if failed > 0 && result.is_ok() && closed.is_ok() {
+        tracing::error!(
+            failed_entries = failed,
+            "audit entries were given up after failed retries during this run"
+        );
+    }
+    result.and(closed)
+}
+
+impl Sealer {
+    /// An empty entry vector, reusing a spare one's allocation.
+    fn take_entries(&mut self, capacity: usize) -> Vec<AuditEntry> {
+        match self.spare.last_mut() {
+            Some(spare) => std::mem::take(&mut spare.entries),
+            None => Vec::with_capacity(capacity + 2),
+        }
     }
 
-    /// Writes `batch` (plus a report of lost entries, if any) with retries, and empties it.
-    /// With `durable`, the sink is flushed too, once for the whole batch.
-    async fn write(
-        &mut self,
-        batch: &mut Vec<AuditEntry>,
-        lost: &mut Lost,
-        durable: bool,
-    ) -> Result<(), Arc<SinkError>> {
+    /// Makes a batch of `entries`: users pseudonymised, pending reports added, linked and
+    /// serialised when chained, with a signed checkpoint when one is due.
+    fn prepare(&mut self, mut entries: Vec<AuditEntry>, acks: Vec<Ack>, durable: bool) -> Prepared {
+        let mut batch = self.spare.pop().unwrap_or_default();
         if self.redaction.pseudonymizes_users() {
-            for entry in batch.iter_mut() {
+            for entry in entries.iter_mut() {
                 if let std::borrow::Cow::Owned(pseudonym) = self.redaction.user(&entry.user) {
                     entry.user = pseudonym;
                 }
             }
         }
-        let reports = self.take_reports(lost);
-        let entries = batch.len();
-        batch.extend(reports.iter().cloned());
-        self.seal(batch);
-        if batch.is_empty() && !durable {
-            return Ok(());
+        let reports = self.take_reports();
+        let own = entries.len();
+        entries.extend(reports.iter().cloned());
+        batch.lines.clear();
+        if let Some(chainer) = self.chainer.as_mut() {
+            seal(chainer, &mut entries, &mut batch.lines);
         }
-        let result = self.write_with_retry(batch, durable).await;
-        if let Err(e) = &result {
-            // The batch's own entries are lost and counted; the reports go back to be written later.
-            if entries > 0 {
-                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                self.counters
-                    .failed_entries
-                    .fetch_add(entries as u64, Ordering::Relaxed);
-                tracing::error!(sink = self.sink.name(), entries, error = %e, "audit batch given up after every retry failed");
-                lost.count += entries as u64;
-                lost.first = lost.first.or(batch.first().map(|e| e.timestamp));
-                lost.last = batch[..entries].last().map(|e| e.timestamp).or(lost.last);
-            }
-            self.restore_reports(&reports, lost);
-            let seq = |e: Option<&AuditEntry>| e.and_then(|e| e.chain.as_ref()).map(|c| c.seq);
-            if let (Some(first), Some(last)) = (seq(batch.first()), seq(batch.last())) {
-                let first = lost.seqs.map_or(first, |(earlier, _)| earlier.min(first));
-                lost.seqs = Some((first, last));
-            }
-        }
-        batch.clear();
-        result
+        batch.entries = entries;
+        batch.own = own;
+        batch.reports = reports;
+        batch.acks = acks;
+        batch.durable = durable;
+        batch
     }
 
-    async fn write_with_retry(
-        &mut self,
-        batch: &[AuditEntry],
-        durable: bool,
-    ) -> Result<(), Arc<SinkError>> {
-        let mut written = batch.is_empty();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut result = Ok(());
-            if !written {
-                // Lines serialised while chaining are written as they are.
-                let lines = (self.lines.len() == batch.len()).then_some(&self.lines);
-                result = guard(Box::pin(write_to(&mut self.sink, batch, lines))).await;
-                written = result.is_ok();
+    fn pending_report(&self) -> u64 {
+        self.lost.count + self.counters.unreported_drops.load(Ordering::Acquire)
+    }
+
+    /// Takes back a written batch's buffers and notes what it lost.
+    fn account(&mut self, committed: Committed) {
+        if let Some(lost) = committed.lost {
+            self.lost.count += lost.count;
+            self.lost.first = self.lost.first.or(lost.first);
+            self.lost.last = lost.last.or(self.lost.last);
+            self.restore_reports(&committed.reports);
+            if let Some((first, last)) = lost.seqs {
+                let first = self
+                    .lost
+                    .seqs
+                    .map_or(first, |(earlier, _)| earlier.min(first));
+                self.lost.seqs = Some((first, last));
             }
-            if durable && result.is_ok() {
-                result = guard(self.sink.flush()).await;
-            }
-            match result {
-                Ok(()) => {
-                    self.counters
-                        .written
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Err(e) if attempt >= self.retry.attempts() => return Err(Arc::new(e)),
-                Err(e) => {
-                    let delay = self.retry.delay(attempt);
-                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(sink = self.sink.name(), attempt, retry_in = ?delay, error = %e, "audit sink failed; retrying");
-                    tokio::time::sleep(delay).await;
-                }
-            }
+        }
+        let mut spare = committed.spare;
+        spare.entries.clear();
+        spare.lines.clear();
+        if self.spare.len() < 2 {
+            self.spare.push(spare);
         }
     }
 
     /// `audit.dropped` entries for drops and given-up batches not yet reported.
-    fn take_reports(&self, lost: &mut Lost) -> Vec<AuditEntry> {
+    fn take_reports(&mut self) -> Vec<AuditEntry> {
         let mut reports = Vec::new();
         let dropped = self.counters.unreported_drops.swap(0, Ordering::AcqRel);
         if dropped > 0 {
@@ -298,8 +359,8 @@ impl Worker {
                 micros_to_timestamp(end.max(start)),
             ));
         }
-        if lost.count > 0 {
-            let lost = std::mem::take(lost);
+        if self.lost.count > 0 {
+            let lost = std::mem::take(&mut self.lost);
             let now = Timestamp::now();
             let mut report = gap_report(
                 "sink_failed",
@@ -317,7 +378,7 @@ impl Worker {
         reports
     }
 
-    fn restore_reports(&self, reports: &[AuditEntry], lost: &mut Lost) {
+    fn restore_reports(&mut self, reports: &[AuditEntry]) {
         for report in reports {
             let count = report
                 .fields
@@ -340,6 +401,7 @@ impl Worker {
                     Ordering::Relaxed,
                 );
             } else {
+                let lost = &mut self.lost;
                 lost.count += count;
                 lost.first = Some(report.timestamp);
                 let field = |name: &str| report.fields.get(name).and_then(Value::as_u64);
@@ -347,6 +409,110 @@ impl Worker {
                     (field("chain_seq_first"), field("chain_seq_last"))
                 {
                     lost.seqs = Some((first, last));
+                }
+            }
+        }
+    }
+}
+
+/// Links the batch into the chain (serialising each entry once, into `lines`), and adds a
+/// signed checkpoint when one is due. On an error the lines are dropped: the sink serialises.
+fn seal(chainer: &mut Chainer, batch: &mut Vec<AuditEntry>, lines: &mut JsonLines) {
+    let mut complete = true;
+    for entry in batch.iter_mut() {
+        if let Err(e) = chainer.link(entry, Some(&mut *lines)) {
+            // The sink meets the same error when it serialises the entry, and reports it.
+            tracing::error!(id = %entry.id, error = %e, "an audit entry could not be chained");
+            complete = false;
+        }
+    }
+    if chainer.checkpoint_due() {
+        match chainer.checkpoint(false) {
+            Ok(checkpoint) => {
+                complete &= checkpoint.write_json_line(lines.buffer()).is_ok();
+                lines.end_line();
+                batch.push(checkpoint);
+            }
+            Err(e) => tracing::error!(error = %e, "an audit checkpoint could not be made"),
+        }
+    }
+    if !complete {
+        lines.clear();
+    }
+}
+
+impl Writer {
+    /// Writes the batch with retries, answers its callers, and says what was lost.
+    async fn commit(&mut self, mut batch: Prepared) -> Committed {
+        let lines = (!batch.lines.is_empty() && batch.lines.len() == batch.entries.len())
+            .then_some(&batch.lines);
+        let result = if batch.entries.is_empty() && !batch.durable {
+            Ok(())
+        } else {
+            self.write_with_retry(&batch.entries, lines, batch.durable)
+                .await
+        };
+        answer(&mut batch.acks, &result);
+        let mut lost = None;
+        if let Err(e) = &result {
+            let own = batch.own;
+            // The batch's own entries are lost and counted; the reports go back to be written later.
+            if own > 0 {
+                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .failed_entries
+                    .fetch_add(own as u64, Ordering::Relaxed);
+                tracing::error!(sink = self.sink.name(), entries = own, error = %e, "audit batch given up after every retry failed");
+            }
+            let seq = |e: Option<&AuditEntry>| e.and_then(|e| e.chain.as_ref()).map(|c| c.seq);
+            lost = Some(Lost {
+                count: own as u64,
+                first: batch.entries[..own].first().map(|e| e.timestamp),
+                last: batch.entries[..own].last().map(|e| e.timestamp),
+                seqs: seq(batch.entries.first()).zip(seq(batch.entries.last())),
+            });
+        }
+        let reports = std::mem::take(&mut batch.reports);
+        Committed {
+            result,
+            lost,
+            reports,
+            spare: batch,
+        }
+    }
+
+    async fn write_with_retry(
+        &mut self,
+        batch: &[AuditEntry],
+        lines: Option<&JsonLines>,
+        durable: bool,
+    ) -> Result<(), Arc<SinkError>> {
+        let mut written = batch.is_empty();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut result = Ok(());
+            if !written {
+                // Lines serialised while chaining are written as they are.
+                result = guard(Box::pin(write_to(&mut self.sink, batch, lines))).await;
+                written = result.is_ok();
+            }
+            if durable && result.is_ok() {
+                result = guard(self.sink.flush()).await;
+            }
+            match result {
+                Ok(()) => {
+                    self.counters
+                        .written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(e) if attempt >= self.retry.attempts() => return Err(Arc::new(e)),
+                Err(e) => {
+                    let delay = self.retry.delay(attempt);
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(sink = self.sink.name(), attempt, retry_in = ?delay, error = %e, "audit sink failed; retrying");
+                    tokio::time::sleep(delay).await;
                 }
             }
         }
