@@ -204,6 +204,7 @@ impl AuditorBuilder {
             redaction: self.scrubber.redaction.clone(),
             counters: counters.clone(),
             chainer,
+            chain_config: self.chain.clone(),
         };
         let handle = runtime.spawn(worker.run());
         Ok(Auditor {
