@@ -204,7 +204,6 @@ impl AuditorBuilder {
             redaction: self.scrubber.redaction.clone(),
             counters: counters.clone(),
             chainer,
-            chain_config: self.chain.clone(),
         };
         let handle = runtime.spawn(worker.run());
         Ok(Auditor {

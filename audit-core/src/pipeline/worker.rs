@@ -1,11 +1,10 @@
 //! The background writer: receives entries, forms batches, links and serialises them, and
 //! writes them with retries.
 //!
-//! Two batches are in flight at once: while batch N is linked into the chain, serialised and
-//! written (the linking and hashing on tokio's blocking pool, like the sink's file I/O), the
-//! writer task receives and prepares batch N+1. Linking is sequential (each entry holds the
-//! previous one's hash) and so is writing (the sink sees batches in order); moving both off the
-//! task that drains the queue lets them use a second core.
+//! Two batches are in flight at once: while the sink writes batch N (file I/O runs on tokio's
+//! blocking pool), the writer receives, links and serialises batch N+1. Linking is sequential
+//! (each entry holds the previous one's hash), writing is sequential (the sink sees batches in
+//! order); only the two overlap, which roughly doubles what one writer task can carry.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -13,13 +12,13 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::{now_micros, Ack, Counters, Msg, RetryPolicy};
-use crate::chain::{ChainConfig, Chainer};
+use crate::chain::Chainer;
 use crate::entry::{AuditEntry, Outcome, Timestamp};
 use crate::error::SinkError;
 use crate::redact::Redaction;
@@ -37,8 +36,6 @@ pub(crate) struct Worker {
     pub redaction: Redaction,
     pub counters: Arc<Counters>,
     pub chainer: Option<Chainer>,
-    /// To start a new chain should linking ever panic.
-    pub chain_config: ChainConfig,
 }
 
 /// Entries given up after failed retries, to report once the sink takes entries again.
@@ -88,41 +85,36 @@ struct Intake {
     batch_size: usize,
     max_batch_wait: Duration,
     msgs: Vec<Msg>,
-    /// When unsealed entries are due a timed checkpoint, as the writer's chain last said.
-    checkpoint_due: watch::Receiver<Option<Instant>>,
 }
 
-/// Owns what batches are made with: redaction, reports of losses.
+/// Owns what batches are made with: redaction, reports of losses, the chain.
 struct Sealer {
     redaction: Redaction,
     counters: Arc<Counters>,
+    chainer: Option<Chainer>,
     lost: Lost,
     spare: Vec<Prepared>,
 }
 
-/// Owns the chain and the sink.
+/// Owns the sink.
 struct Writer {
     sink: Box<dyn Sink>,
     retry: RetryPolicy,
     counters: Arc<Counters>,
-    chainer: Option<Chainer>,
-    chain_config: ChainConfig,
-    checkpoint_due: watch::Sender<Option<Instant>>,
 }
 
 impl Worker {
     pub(crate) async fn run(self) {
-        let (checkpoint_due, due) = watch::channel(None);
         let mut intake = Intake {
             rx: self.rx,
             batch_size: self.batch_size,
             max_batch_wait: self.max_batch_wait,
             msgs: Vec::with_capacity(self.batch_size),
-            checkpoint_due: due,
         };
         let mut sealer = Sealer {
             redaction: self.redaction,
             counters: self.counters.clone(),
+            chainer: self.chainer,
             lost: Lost::default(),
             spare: Vec::new(),
         };
@@ -130,9 +122,6 @@ impl Worker {
             sink: self.sink,
             retry: self.retry,
             counters: self.counters,
-            chainer: self.chainer,
-            chain_config: self.chain_config,
-            checkpoint_due,
         };
         let mut writing: Option<Prepared> = None;
         loop {
@@ -166,26 +155,23 @@ impl Worker {
 impl Intake {
     /// Waits for messages and turns them into the next batch.
     async fn next(&mut self, sealer: &mut Sealer) -> Next {
-        let received = loop {
-            // Unsealed entries get their timed checkpoint even when no more entries come; the
-            // deadline moves whenever the writer links a batch, also while this waits.
-            let deadline = *self.checkpoint_due.borrow_and_update();
-            let timer = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                received = self.rx.recv_many(&mut self.msgs, self.batch_size) => break received,
-                () = timer => return Next::Batch(sealer.prepare(Vec::new(), Vec::new(), false)),
-                changed = self.checkpoint_due.changed() => {
-                    if changed.is_err() {
-                        // The writer is gone (only while closing): wait for entries alone.
-                        break self.rx.recv_many(&mut self.msgs, self.batch_size).await;
+        let deadline = sealer
+            .chainer
+            .as_ref()
+            .and_then(Chainer::checkpoint_deadline);
+        let received = match deadline {
+            // Unsealed entries get their timed checkpoint even when no more entries come.
+            Some(at) => {
+                let at = tokio::time::Instant::from_std(at);
+                let receiving = self.rx.recv_many(&mut self.msgs, self.batch_size);
+                match tokio::time::timeout_at(at, receiving).await {
+                    Ok(received) => received,
+                    Err(_elapsed) => {
+                        return Next::Batch(sealer.prepare(Vec::new(), Vec::new(), false))
                     }
                 }
             }
+            None => self.rx.recv_many(&mut self.msgs, self.batch_size).await,
         };
         if received == 0 {
             // Every handle was dropped without shutdown: drain and close.
@@ -271,7 +257,7 @@ async fn close(
         sealer.account(committed);
     }
     // The final checkpoint marks where the chain ends, so a truncated tail shows.
-    if let Some(chainer) = writer.chainer.as_mut().filter(|c| c.has_entries()) {
+    if let Some(chainer) = sealer.chainer.as_mut().filter(|c| c.has_entries()) {
         match chainer.checkpoint(true) {
             Ok(last) => {
                 let committed = writer
@@ -321,6 +307,9 @@ impl Sealer {
         let own = entries.len();
         entries.extend(reports.iter().cloned());
         batch.lines.clear();
+        if let Some(chainer) = self.chainer.as_mut() {
+            seal(chainer, &mut entries, &mut batch.lines);
+        }
         batch.entries = entries;
         batch.own = own;
         batch.reports = reports;
@@ -453,50 +442,15 @@ fn seal(chainer: &mut Chainer, batch: &mut Vec<AuditEntry>, lines: &mut JsonLine
 }
 
 impl Writer {
-    /// Links the batch into the chain on the blocking pool, so hashing overlaps with the
-    /// writer task preparing the next batch.
-    async fn seal(&mut self, batch: &mut Prepared) -> Result<(), SinkError> {
-        let Some(mut chainer) = self.chainer.take() else {
-            return Ok(());
-        };
-        let mut entries = std::mem::take(&mut batch.entries);
-        let mut lines = std::mem::take(&mut batch.lines);
-        let sealed = tokio::task::spawn_blocking(move || {
-            seal(&mut chainer, &mut entries, &mut lines);
-            (chainer, entries, lines)
-        })
-        .await;
-        match sealed {
-            Ok((chainer, entries, lines)) => {
-                self.checkpoint_due
-                    .send_replace(chainer.checkpoint_deadline());
-                self.chainer = Some(chainer);
-                batch.entries = entries;
-                batch.lines = lines;
-                Ok(())
-            }
-            // Only a panic gets here (sealing has no other way to fail): the batch and the
-            // chain's state went with it. Start a new chain rather than stop auditing.
-            Err(e) => {
-                tracing::error!(error = %e, "linking an audit batch failed; starting a new chain");
-                self.chainer = Some(Chainer::new(&self.chain_config));
-                Err(SinkError::other(format!("linking the batch failed: {e}")))
-            }
-        }
-    }
-
-    /// Links and writes the batch with retries, answers its callers, and says what was lost.
+    /// Writes the batch with retries, answers its callers, and says what was lost.
     async fn commit(&mut self, mut batch: Prepared) -> Committed {
-        let sealed = self.seal(&mut batch).await;
         let lines = (!batch.lines.is_empty() && batch.lines.len() == batch.entries.len())
             .then_some(&batch.lines);
-        let result = match sealed {
-            Err(e) => Err(Arc::new(e)),
-            Ok(()) if batch.entries.is_empty() && !batch.durable => Ok(()),
-            Ok(()) => {
-                self.write_with_retry(&batch.entries, lines, batch.durable)
-                    .await
-            }
+        let result = if batch.entries.is_empty() && !batch.durable {
+            Ok(())
+        } else {
+            self.write_with_retry(&batch.entries, lines, batch.durable)
+                .await
         };
         answer(&mut batch.acks, &result);
         let mut lost = None;
@@ -511,11 +465,10 @@ impl Writer {
                 tracing::error!(sink = self.sink.name(), entries = own, error = %e, "audit batch given up after every retry failed");
             }
             let seq = |e: Option<&AuditEntry>| e.and_then(|e| e.chain.as_ref()).map(|c| c.seq);
-            let own_entries = batch.entries.get(..own).unwrap_or(&[]);
             lost = Some(Lost {
                 count: own as u64,
-                first: own_entries.first().map(|e| e.timestamp),
-                last: own_entries.last().map(|e| e.timestamp),
+                first: batch.entries[..own].first().map(|e| e.timestamp),
+                last: batch.entries[..own].last().map(|e| e.timestamp),
                 seqs: seq(batch.entries.first()).zip(seq(batch.entries.last())),
             });
         }
