@@ -322,6 +322,9 @@ impl Chainer {
             }
             return Ok(());
         }
+        if let Some(lines) = lines {
+            return self.link_into(entry, lines);
+        }
         entry.chain = Some(Chain {
             hash: String::new(),
             id: self.id,
@@ -343,18 +346,6 @@ impl Chainer {
         let chain = entry.chain.as_mut().unwrap_or_else(|| unreachable!());
         match hashed {
             Ok(hash) => {
-                if let Some(lines) = lines {
-                    // The canonical bytes start `{"chain":{` and "hash" sorts first in it.
-                    const OPEN: usize = br#"{"chain":{"#.len();
-                    let out = lines.buffer();
-                    out.extend_from_slice(&self.buf[..OPEN]);
-                    out.extend_from_slice(br#""hash":""#);
-                    out.extend_from_slice(hash.as_bytes());
-                    out.extend_from_slice(br#"","#);
-                    out.extend_from_slice(&self.buf[OPEN..]);
-                    out.push(b'\n');
-                    lines.end_line();
-                }
                 chain.hash = hash.clone();
                 self.prev = hash;
                 self.next_seq += 1;
@@ -367,6 +358,65 @@ impl Chainer {
                 Err(e)
             }
         }
+    }
+
+    /// [`Self::link`] for an unlinked entry, writing its line straight into `lines`: the chain
+    /// object first (`"chain"` sorts before every other key), then the entry's own canonical
+    /// bytes, whose opening `{` becomes the `,` after the chain. SHA-256 reads the line in two
+    /// parts around the hash field, so nothing is copied.
+    fn link_into(
+        &mut self,
+        entry: &mut AuditEntry,
+        lines: &mut JsonLines,
+    ) -> Result<(), serde_json::Error> {
+        const OPEN: &[u8] = br#"{"chain":{"#;
+        let out = lines.buffer();
+        let start = out.len();
+        out.extend_from_slice(OPEN);
+        out.extend_from_slice(br#""hash":""#);
+        let hash_at = out.len();
+        out.extend_from_slice(&[b'0'; 64]);
+        out.extend_from_slice(br#"","id":""#);
+        let fields_at = hash_at + 66;
+        let mut id = [0u8; 36];
+        out.extend_from_slice(self.id.hyphenated().encode_lower(&mut id).as_bytes());
+        out.extend_from_slice(br#"","prev":""#);
+        out.extend_from_slice(self.prev.as_bytes());
+        out.extend_from_slice(br#"","seq":"#);
+        out.extend_from_slice(itoa::Buffer::new().format(self.next_seq).as_bytes());
+        out.push(b'}');
+        let rest_at = out.len();
+        if let Err(e) = canonical::write_sorted(&*entry, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        // Keys from U+E000 up sort differently in UTF-16: those few entries take the general
+        // way. (A max over all bytes, unlike `any`, vectorises.)
+        if out[rest_at..].iter().fold(0u8, |max, &b| max.max(b)) >= 0xEE {
+            out.truncate(start);
+            return self.link(entry, None).and_then(|()| {
+                entry.write_json_line(lines.buffer())?;
+                lines.end_line();
+                Ok(())
+            });
+        }
+        out[rest_at] = b',';
+        let mut hasher = Sha256::new();
+        hasher.update(OPEN);
+        hasher.update(&out[fields_at..]);
+        let hash = hex(&hasher.finalize());
+        out[hash_at..hash_at + 64].copy_from_slice(hash.as_bytes());
+        out.push(b'\n');
+        lines.end_line();
+        entry.chain = Some(Chain {
+            hash: hash.clone(),
+            id: self.id,
+            prev: std::mem::replace(&mut self.prev, hash),
+            seq: self.next_seq,
+        });
+        self.next_seq += 1;
+        self.unsealed += 1;
+        Ok(())
     }
 
     /// Whether a signed checkpoint is due (a key is set and entries are unsealed).
