@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::chain::{ChainConfig, Chainer};
+use crate::chain::ChainConfig;
 use crate::entry::AuditEntry;
 use crate::error::{ConfigError, RecordError, SinkError};
 use crate::sink::Sink;
@@ -191,10 +191,10 @@ impl AuditorBuilder {
             OverflowPolicy::Strict => Duration::ZERO,
             _ => Duration::from_millis(5),
         });
-        let chainer = self
+        let chain = self
             .chain
             .is_on(sink.chained_by_default())
-            .then(|| Chainer::new(&self.chain));
+            .then(|| crate::chain::start(&self.chain));
         let worker = worker::Worker {
             rx,
             sink: Box::new(sink),
@@ -203,7 +203,7 @@ impl AuditorBuilder {
             retry: self.retry,
             redaction: self.scrubber.redaction.clone(),
             counters: counters.clone(),
-            chainer,
+            chain,
         };
         let handle = runtime.spawn(worker.run());
         Ok(Auditor {

@@ -1,10 +1,10 @@
 //! The background writer: receives entries, forms batches, links and serialises them, and
 //! writes them with retries.
 //!
-//! Two batches are in flight at once: while the sink writes batch N (file I/O runs on tokio's
-//! blocking pool), the writer receives, links and serialises batch N+1. Linking is sequential
-//! (each entry holds the previous one's hash), writing is sequential (the sink sees batches in
-//! order); only the two overlap, which roughly doubles what one writer task can carry.
+//! Two batches are in flight at once: while batch N is hashed into the chain and written (both on
+//! tokio's blocking pool, so on another core when there is one), the writer task receives,
+//! numbers and serialises batch N+1. Hashing is sequential (each entry holds the previous one's
+//! hash) and so is writing (the sink sees batches in order); only the two halves overlap.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::{now_micros, Ack, Counters, Msg, RetryPolicy};
-use crate::chain::Chainer;
+use crate::chain::{Hasher, Numbered, Numberer};
 use crate::entry::{AuditEntry, Outcome, Timestamp};
 use crate::error::SinkError;
 use crate::redact::Redaction;
@@ -35,7 +35,7 @@ pub(crate) struct Worker {
     pub retry: RetryPolicy,
     pub redaction: Redaction,
     pub counters: Arc<Counters>,
-    pub chainer: Option<Chainer>,
+    pub chain: Option<(Numberer, Hasher)>,
 }
 
 /// Entries given up after failed retries, to report once the sink takes entries again.
@@ -58,6 +58,8 @@ struct Prepared {
     reports: Vec<AuditEntry>,
     /// The entries' JSON lines, when chaining serialised them.
     lines: JsonLines,
+    /// What the chain's hashing half needs to finish linking the batch.
+    numbered: Numbered,
     /// Callers waiting for this batch (`Strict` records, flushes).
     acks: Vec<Ack>,
     /// Whether the sink must flush after writing it.
@@ -91,20 +93,25 @@ struct Intake {
 struct Sealer {
     redaction: Redaction,
     counters: Arc<Counters>,
-    chainer: Option<Chainer>,
+    numberer: Option<Numberer>,
     lost: Lost,
     spare: Vec<Prepared>,
 }
 
-/// Owns the sink.
+/// Owns the chain's hashing half and the sink.
 struct Writer {
     sink: Box<dyn Sink>,
     retry: RetryPolicy,
     counters: Arc<Counters>,
+    hasher: Option<Hasher>,
 }
 
 impl Worker {
     pub(crate) async fn run(self) {
+        let (numberer, hasher) = match self.chain {
+            Some((numberer, hasher)) => (Some(numberer), Some(hasher)),
+            None => (None, None),
+        };
         let mut intake = Intake {
             rx: self.rx,
             batch_size: self.batch_size,
@@ -114,7 +121,7 @@ impl Worker {
         let mut sealer = Sealer {
             redaction: self.redaction,
             counters: self.counters.clone(),
-            chainer: self.chainer,
+            numberer,
             lost: Lost::default(),
             spare: Vec::new(),
         };
@@ -122,6 +129,7 @@ impl Worker {
             sink: self.sink,
             retry: self.retry,
             counters: self.counters,
+            hasher,
         };
         let mut writing: Option<Prepared> = None;
         loop {
@@ -156,9 +164,9 @@ impl Intake {
     /// Waits for messages and turns them into the next batch.
     async fn next(&mut self, sealer: &mut Sealer) -> Next {
         let deadline = sealer
-            .chainer
+            .numberer
             .as_ref()
-            .and_then(Chainer::checkpoint_deadline);
+            .and_then(Numberer::checkpoint_deadline);
         let received = match deadline {
             // Unsealed entries get their timed checkpoint even when no more entries come.
             Some(at) => {
@@ -257,17 +265,12 @@ async fn close(
         sealer.account(committed);
     }
     // The final checkpoint marks where the chain ends, so a truncated tail shows.
-    if let Some(chainer) = sealer.chainer.as_mut().filter(|c| c.has_entries()) {
-        match chainer.checkpoint(true) {
-            Ok(last) => {
-                let committed = writer
-                    .commit(sealer.prepare(vec![last], Vec::new(), true))
-                    .await;
-                result = result.and(committed.result.clone());
-                sealer.account(committed);
-            }
-            Err(e) => tracing::error!(error = %e, "the final audit checkpoint could not be made"),
-        }
+    if let Some(numbered) = sealer.numberer.as_mut().and_then(Numberer::finish) {
+        let mut batch = sealer.prepare(Vec::new(), Vec::new(), true);
+        batch.numbered = numbered;
+        let committed = writer.commit(batch).await;
+        result = result.and(committed.result.clone());
+        sealer.account(committed);
     }
     let closed = guard(writer.sink.close()).await.map_err(Arc::new);
     if let Err(e) = &closed {
@@ -307,9 +310,10 @@ impl Sealer {
         let own = entries.len();
         entries.extend(reports.iter().cloned());
         batch.lines.clear();
-        if let Some(chainer) = self.chainer.as_mut() {
-            seal(chainer, &mut entries, &mut batch.lines);
-        }
+        batch.numbered = match self.numberer.as_mut() {
+            Some(numberer) => numberer.number(&entries, &mut batch.lines),
+            None => Numbered::default(),
+        };
         batch.entries = entries;
         batch.own = own;
         batch.reports = reports;
@@ -415,42 +419,51 @@ impl Sealer {
     }
 }
 
-/// Links the batch into the chain (serialising each entry once, into `lines`), and adds a
-/// signed checkpoint when one is due. On an error the lines are dropped: the sink serialises.
-fn seal(chainer: &mut Chainer, batch: &mut Vec<AuditEntry>, lines: &mut JsonLines) {
-    let mut complete = true;
-    for entry in batch.iter_mut() {
-        if let Err(e) = chainer.link(entry, Some(&mut *lines)) {
-            // The sink meets the same error when it serialises the entry, and reports it.
-            tracing::error!(id = %entry.id, error = %e, "an audit entry could not be chained");
-            complete = false;
-        }
-    }
-    if chainer.checkpoint_due() {
-        match chainer.checkpoint(false) {
-            Ok(checkpoint) => {
-                complete &= checkpoint.write_json_line(lines.buffer()).is_ok();
-                lines.end_line();
-                batch.push(checkpoint);
-            }
-            Err(e) => tracing::error!(error = %e, "an audit checkpoint could not be made"),
-        }
-    }
-    if !complete {
-        lines.clear();
-    }
-}
-
 impl Writer {
-    /// Writes the batch with retries, answers its callers, and says what was lost.
+    /// Finishes linking the batch (hashes, in order, and the checkpoint) on the blocking pool,
+    /// so it overlaps with the writer task preparing the next batch.
+    async fn link(&mut self, batch: &mut Prepared) -> Result<(), SinkError> {
+        let Some(mut hasher) = self.hasher.take() else {
+            // No chain, or it stopped: lines numbered for it are not written.
+            batch.lines.clear();
+            return Ok(());
+        };
+        let mut entries = std::mem::take(&mut batch.entries);
+        let mut lines = std::mem::take(&mut batch.lines);
+        let numbered = std::mem::take(&mut batch.numbered);
+        let linked = tokio::task::spawn_blocking(move || {
+            hasher.finish(&mut entries, &mut lines, &numbered);
+            (hasher, entries, lines)
+        })
+        .await;
+        match linked {
+            Ok((hasher, entries, lines)) => {
+                self.hasher = Some(hasher);
+                batch.entries = entries;
+                batch.lines = lines;
+                Ok(())
+            }
+            // Only a panic gets here: the batch went with it, and the chain's last hash. The
+            // writer stops chaining rather than writing links that cannot be checked.
+            Err(e) => {
+                tracing::error!(error = %e, "linking an audit batch failed; chaining stops");
+                Err(SinkError::other(format!("linking the batch failed: {e}")))
+            }
+        }
+    }
+
+    /// Links and writes the batch with retries, answers its callers, and says what was lost.
     async fn commit(&mut self, mut batch: Prepared) -> Committed {
+        let linked = self.link(&mut batch).await;
         let lines = (!batch.lines.is_empty() && batch.lines.len() == batch.entries.len())
             .then_some(&batch.lines);
-        let result = if batch.entries.is_empty() && !batch.durable {
-            Ok(())
-        } else {
-            self.write_with_retry(&batch.entries, lines, batch.durable)
-                .await
+        let result = match linked {
+            Err(e) => Err(Arc::new(e)),
+            Ok(()) if batch.entries.is_empty() && !batch.durable => Ok(()),
+            Ok(()) => {
+                self.write_with_retry(&batch.entries, lines, batch.durable)
+                    .await
+            }
         };
         answer(&mut batch.acks, &result);
         let mut lost = None;
@@ -465,10 +478,11 @@ impl Writer {
                 tracing::error!(sink = self.sink.name(), entries = own, error = %e, "audit batch given up after every retry failed");
             }
             let seq = |e: Option<&AuditEntry>| e.and_then(|e| e.chain.as_ref()).map(|c| c.seq);
+            let own_entries = batch.entries.get(..own).unwrap_or(&[]);
             lost = Some(Lost {
                 count: own as u64,
-                first: batch.entries[..own].first().map(|e| e.timestamp),
-                last: batch.entries[..own].last().map(|e| e.timestamp),
+                first: own_entries.first().map(|e| e.timestamp),
+                last: own_entries.last().map(|e| e.timestamp),
                 seqs: seq(batch.entries.first()).zip(seq(batch.entries.last())),
             });
         }

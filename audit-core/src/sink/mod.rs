@@ -111,6 +111,12 @@ impl JsonLines {
         self.bytes.get(start..end)
     }
 
+    pub(crate) fn line_mut(&mut self, i: usize) -> Option<&mut [u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.bytes.get_mut(start..end)
+    }
+
     /// How many lines.
     pub fn len(&self) -> usize {
         self.ends.len()
