@@ -337,6 +337,13 @@ const HASH_AT: usize = OPEN.len() + br#""hash":""#.len();
 const FIELDS_AT: usize = HASH_AT + 64 + 2;
 const PREV_AT: usize = FIELDS_AT + br#""id":""#.len() + 36 + br#"","prev":""#.len();
 
+impl Numbered {
+    /// Whether there is nothing to link (no entry, no checkpoint).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0 && self.checkpoint.is_none()
+    }
+}
+
 impl Numberer {
     /// Numbers `batch` and appends its lines to `lines`; plans a signed checkpoint when one is
     /// due. `lines` is left empty if an entry cannot be serialised (the sink then reports it).

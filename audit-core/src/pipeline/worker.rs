@@ -1,10 +1,10 @@
 //! The background writer: receives entries, forms batches, links and serialises them, and
 //! writes them with retries.
 //!
-//! Two batches are in flight at once: while batch N is hashed into the chain and written (both on
-//! tokio's blocking pool, so on another core when there is one), the writer task receives,
-//! numbers and serialises batch N+1. Hashing is sequential (each entry holds the previous one's
-//! hash) and so is writing (the sink sees batches in order); only the two halves overlap.
+//! Three batches are in flight at once, one per stage: while the sink writes batch N, batch N+1
+//! is hashed into the chain (on tokio's blocking pool, so on another core when there is one),
+//! and the writer task receives, numbers and serialises batch N+2. Each stage keeps batch order
+//! (each entry holds the previous one's hash; the sink sees batches in order).
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -60,10 +60,19 @@ struct Prepared {
     lines: JsonLines,
     /// What the chain's hashing half needs to finish linking the batch.
     numbered: Numbered,
+    /// Why the batch cannot be written (its entries were lost while linking).
+    failed: Option<String>,
     /// Callers waiting for this batch (`Strict` records, flushes).
     acks: Vec<Ack>,
     /// Whether the sink must flush after writing it.
     durable: bool,
+}
+
+impl Prepared {
+    /// Nothing to write and nobody waiting.
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.acks.is_empty() && !self.durable && self.numbered.is_empty()
+    }
 }
 
 /// What became of a written batch, for the report of lost entries.
@@ -98,12 +107,16 @@ struct Sealer {
     spare: Vec<Prepared>,
 }
 
-/// Owns the chain's hashing half and the sink.
+/// Owns the chain's hashing half.
+struct Linker {
+    hasher: Option<Hasher>,
+}
+
+/// Owns the sink.
 struct Writer {
     sink: Box<dyn Sink>,
     retry: RetryPolicy,
     counters: Arc<Counters>,
-    hasher: Option<Hasher>,
 }
 
 impl Worker {
@@ -129,29 +142,55 @@ impl Worker {
             sink: self.sink,
             retry: self.retry,
             counters: self.counters,
-            hasher,
         };
-        let mut writing: Option<Prepared> = None;
+        let mut linker = Linker { hasher };
+        // Linked and ready for the sink; numbered and ready to link.
+        let mut linked: Option<Prepared> = None;
+        let mut numbered: Option<Prepared> = None;
         loop {
-            // The next batch is received and prepared while the current one is written.
-            let next = match writing.take() {
-                Some(batch) => {
-                    let (committed, next) =
-                        tokio::join!(writer.commit(batch), intake.next(&mut sealer));
-                    sealer.account(committed);
-                    next
+            // A batch being linked must be written in the next round: then intake does not
+            // wait for new messages, it takes what is queued.
+            let waiting_work = numbered.is_some();
+            let write = async {
+                match linked.take() {
+                    Some(batch) => Some(writer.commit(batch).await),
+                    None => None,
                 }
-                None => intake.next(&mut sealer).await,
             };
+            let link = async {
+                match numbered.take() {
+                    Some(batch) => Some(linker.link(batch).await),
+                    None => None,
+                }
+            };
+            let (committed, now_linked, next) =
+                tokio::join!(write, link, intake.next(&mut sealer, waiting_work));
+            if let Some(committed) = committed {
+                sealer.account(committed);
+            }
+            linked = now_linked;
             match next {
-                Next::Batch(batch) => writing = Some(batch),
+                Next::Batch(batch) => numbered = (!batch.is_empty()).then_some(batch),
                 Next::End(batch, ack) => {
-                    let committed = writer.commit(batch).await;
-                    let mut result = committed.result.clone();
-                    sealer.account(committed);
-                    result = result.and(close(&mut intake, &mut sealer, &mut writer).await);
+                    // Drain the stages in order, then close.
+                    let mut result = Ok(());
+                    let rest = [
+                        linked.take().map(Ok),
+                        numbered.take().map(Err),
+                        Some(Err(batch)),
+                    ];
+                    for stage in rest.into_iter().flatten() {
+                        let batch = match stage {
+                            Ok(batch) => batch,
+                            Err(batch) => linker.link(batch).await,
+                        };
+                        let committed = writer.commit(batch).await;
+                        result = result.and(committed.result.clone());
+                        sealer.account(committed);
+                    }
+                    let closed = close(&mut intake, &mut sealer, &mut linker, &mut writer).await;
                     if let Some(ack) = ack {
-                        let _ = ack.send(result);
+                        let _ = ack.send(result.and(closed));
                     }
                     return;
                 }
@@ -161,8 +200,24 @@ impl Worker {
 }
 
 impl Intake {
-    /// Waits for messages and turns them into the next batch.
-    async fn next(&mut self, sealer: &mut Sealer) -> Next {
+    /// Waits for messages and turns them into the next batch; with `waiting_work`, takes only
+    /// what is queued now (possibly nothing).
+    async fn next(&mut self, sealer: &mut Sealer, waiting_work: bool) -> Next {
+        if waiting_work {
+            while self.msgs.len() < self.batch_size {
+                match self.rx.try_recv() {
+                    Ok(msg) => self.msgs.push(msg),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        if self.msgs.is_empty() {
+                            return Next::End(sealer.prepare(Vec::new(), Vec::new(), false), None);
+                        }
+                        break;
+                    }
+                }
+            }
+            return self.form(sealer);
+        }
         let deadline = sealer
             .numberer
             .as_ref()
@@ -196,6 +251,11 @@ impl Intake {
                 }
             }
         }
+        self.form(sealer)
+    }
+
+    /// The batch of the messages received.
+    fn form(&mut self, sealer: &mut Sealer) -> Next {
         let mut entries = sealer.take_entries(self.msgs.len());
         let mut acks = Vec::new();
         let mut durable = false;
@@ -231,6 +291,7 @@ impl Intake {
 async fn close(
     intake: &mut Intake,
     sealer: &mut Sealer,
+    linker: &mut Linker,
     writer: &mut Writer,
 ) -> Result<(), Arc<SinkError>> {
     let mut result = Ok(());
@@ -251,16 +312,17 @@ async fn close(
         if entries.is_empty() && acks.is_empty() {
             break;
         }
-        let batch = sealer.prepare(entries, acks, false);
+        let batch = linker.link(sealer.prepare(entries, acks, false)).await;
         let committed = writer.commit(batch).await;
         result = result.and(committed.result.clone());
         sealer.account(committed);
     }
     // Reports of lost entries still pending get one last chance.
     if sealer.pending_report() > 0 {
-        let committed = writer
-            .commit(sealer.prepare(Vec::new(), Vec::new(), false))
+        let batch = linker
+            .link(sealer.prepare(Vec::new(), Vec::new(), false))
             .await;
+        let committed = writer.commit(batch).await;
         result = result.and(committed.result.clone());
         sealer.account(committed);
     }
@@ -268,7 +330,7 @@ async fn close(
     if let Some(numbered) = sealer.numberer.as_mut().and_then(Numberer::finish) {
         let mut batch = sealer.prepare(Vec::new(), Vec::new(), true);
         batch.numbered = numbered;
-        let committed = writer.commit(batch).await;
+        let committed = writer.commit(linker.link(batch).await).await;
         result = result.and(committed.result.clone());
         sealer.account(committed);
     }
@@ -419,14 +481,18 @@ impl Sealer {
     }
 }
 
-impl Writer {
+impl Linker {
     /// Finishes linking the batch (hashes, in order, and the checkpoint) on the blocking pool,
-    /// so it overlaps with the writer task preparing the next batch.
-    async fn link(&mut self, batch: &mut Prepared) -> Result<(), SinkError> {
+    /// so it overlaps with the writer task preparing the next batch and the sink writing the
+    /// previous one.
+    async fn link(&mut self, mut batch: Prepared) -> Prepared {
         let Some(mut hasher) = self.hasher.take() else {
-            // No chain, or it stopped: lines numbered for it are not written.
-            batch.lines.clear();
-            return Ok(());
+            if !batch.numbered.is_empty() {
+                // The chain stopped: lines numbered for it are not written.
+                batch.lines.clear();
+                batch.numbered = Numbered::default();
+            }
+            return batch;
         };
         let mut entries = std::mem::take(&mut batch.entries);
         let mut lines = std::mem::take(&mut batch.lines);
@@ -441,20 +507,32 @@ impl Writer {
                 self.hasher = Some(hasher);
                 batch.entries = entries;
                 batch.lines = lines;
-                Ok(())
             }
             // Only a panic gets here: the batch went with it, and the chain's last hash. The
             // writer stops chaining rather than writing links that cannot be checked.
             Err(e) => {
                 tracing::error!(error = %e, "linking an audit batch failed; chaining stops");
-                Err(SinkError::other(format!("linking the batch failed: {e}")))
+                batch.failed = Some(format!("linking the batch failed: {e}"));
             }
         }
+        batch
     }
+}
 
-    /// Links and writes the batch with retries, answers its callers, and says what was lost.
+impl Writer {
+    /// Writes the batch with retries, answers its callers, and says what was lost.
     async fn commit(&mut self, mut batch: Prepared) -> Committed {
-        let linked = self.link(&mut batch).await;
+        if !batch.numbered.is_empty() {
+            // Every path links before it writes; lines with blank hashes must never be written.
+            tracing::error!(
+                "an audit batch reached the sink without being linked; written unchained"
+            );
+            batch.lines.clear();
+        }
+        let linked = match batch.failed.take() {
+            Some(message) => Err(SinkError::other(message)),
+            None => Ok(()),
+        };
         let lines = (!batch.lines.is_empty() && batch.lines.len() == batch.entries.len())
             .then_some(&batch.lines);
         let result = match linked {
