@@ -84,6 +84,18 @@ fn plain(text: &str) -> bool {
 }
 
 impl Filter {
+    /// The top-level fields the filter asks to equal a value, with that value.
+    fn equalities(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        [
+            ("endpoint", &self.endpoint),
+            ("user", &self.user),
+            ("outcome", &self.outcome),
+            ("correlation_id", &self.correlation_id),
+        ]
+        .into_iter()
+        .filter_map(|(name, wanted)| Some((name, wanted.as_deref()?)))
+    }
+
     /// A cheap necessary condition on the raw line: every plain string the filter asks for must
     /// appear in it. Lines that fail it cannot match and are not parsed.
     pub fn may_match(&self, line: &str) -> bool {
@@ -113,16 +125,9 @@ impl Filter {
                 return false;
             }
         }
-        for (name, wanted) in [
-            ("endpoint", &self.endpoint),
-            ("user", &self.user),
-            ("outcome", &self.outcome),
-            ("correlation_id", &self.correlation_id),
-        ] {
-            if let Some(wanted) = wanted {
-                if field(name) != Some(wanted.as_str()) {
-                    return false;
-                }
+        for (name, wanted) in self.equalities() {
+            if field(name) != Some(wanted) {
+                return false;
             }
         }
         if let Some(status) = &self.status {
@@ -216,20 +221,13 @@ impl Filter {
                 }
             }
         }
-        for (name, wanted) in [
-            ("endpoint", &self.endpoint),
-            ("user", &self.user),
-            ("outcome", &self.outcome),
-            ("correlation_id", &self.correlation_id),
-        ] {
-            if let Some(wanted) = wanted {
-                let column = TEXT_COLUMNS
-                    .iter()
-                    .find(|(field, _)| *field == name)
-                    .map_or(name, |(_, column)| column);
-                let p = bind(SqlValue::Text(wanted.clone()), &mut params);
-                clauses.push(format!("{column} = {p}"));
-            }
+        for (name, wanted) in self.equalities() {
+            let column = TEXT_COLUMNS
+                .iter()
+                .find(|(field, _)| *field == name)
+                .map_or(name, |(_, column)| column);
+            let p = bind(SqlValue::Text(wanted.to_owned()), &mut params);
+            clauses.push(format!("{column} = {p}"));
         }
         match &self.status {
             Some(StatusFilter::Exact(code)) => match i32::try_from(*code) {

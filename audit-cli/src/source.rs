@@ -10,31 +10,7 @@ pub fn files(source: &Path) -> io::Result<Vec<PathBuf>> {
     if metadata.is_file() {
         return Ok(vec![source.to_path_buf()]);
     }
-    let mut found: Vec<(String, u32, PathBuf)> = Vec::new();
-    for dirent in std::fs::read_dir(source)? {
-        let path = dirent?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Some(rest) = name.strip_prefix("audit_") else {
-            continue;
-        };
-        let stem = rest
-            .strip_suffix(".jsonl")
-            .or_else(|| rest.strip_suffix(".jsonl.gz"))
-            .or_else(|| rest.strip_suffix(".jsonl.zst"));
-        let Some(stem) = stem else { continue };
-        let (date, index) = match stem.split_once('.') {
-            Some((date, index)) => match index.parse() {
-                Ok(index) => (date.to_owned(), index),
-                Err(_) => continue,
-            },
-            None => (stem.to_owned(), 0),
-        };
-        found.push((date, index, path));
-    }
-    found.sort();
-    Ok(found.into_iter().map(|(_, _, path)| path).collect())
+    audit_core::jsonl::log_files(source)
 }
 
 /// A reader of the file's text, decompressed by its name.

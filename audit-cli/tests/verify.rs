@@ -47,20 +47,7 @@ fn generate(dir: &Path, compression: Compression) {
 
 /// The log's files in reading order (the CLI's order: by date, then rotation index).
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort_by_key(|path| {
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        let index: u32 = name
-            .split('.')
-            .nth(1)
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(0);
-        (name[..16].to_owned(), index)
-    });
-    files
+    audit_core::jsonl::log_files(dir).unwrap()
 }
 
 fn lines(path: &Path) -> Vec<String> {

@@ -128,20 +128,7 @@ async fn jsonl_is_chained_by_default_across_rotation() {
         auditor.record(AuditEntry::new("rotated")).await.unwrap();
     }
     auditor.shutdown().await.unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    // audit_DATE.jsonl, then audit_DATE.1.jsonl, audit_DATE.2.jsonl, …
-    files.sort_by_key(|path| {
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        let index: u32 = name
-            .split('.')
-            .nth(1)
-            .and_then(|i| i.parse().ok())
-            .unwrap_or(0);
-        (name[..16].to_owned(), index)
-    });
+    let files = audit_core::jsonl::log_files(dir.path()).unwrap();
     assert!(files.len() > 2, "rotated into {} files", files.len());
     let mut entries = Vec::new();
     for file in files {

@@ -204,6 +204,7 @@ impl AuditorBuilder {
             redaction: self.scrubber.redaction.clone(),
             counters: counters.clone(),
             chain,
+            pipelined: self.overflow != OverflowPolicy::Strict,
         };
         let handle = runtime.spawn(worker.run());
         Ok(Auditor {

@@ -36,6 +36,9 @@ pub(crate) struct Worker {
     pub redaction: Redaction,
     pub counters: Arc<Counters>,
     pub chain: Option<(Numberer, Hasher)>,
+    /// Whether batches overlap in stages; not under `Strict`, where callers wait for each
+    /// batch and a group commit should take everything that queued up during the last one.
+    pub pipelined: bool,
 }
 
 /// Entries given up after failed retries, to report once the sink takes entries again.
@@ -144,6 +147,25 @@ impl Worker {
             counters: self.counters,
         };
         let mut linker = Linker { hasher };
+        if !self.pipelined {
+            loop {
+                match intake.next(&mut sealer, false).await {
+                    Next::Batch(batch) => {
+                        let committed = writer.commit(linker.link(batch).await).await;
+                        sealer.account(committed);
+                    }
+                    Next::End(batch, ack) => {
+                        let mut stages = Stages {
+                            intake: &mut intake,
+                            sealer: &mut sealer,
+                            linker: &mut linker,
+                            writer: &mut writer,
+                        };
+                        return stages.end([Err(batch)], ack).await;
+                    }
+                }
+            }
+        }
         // Linked and ready for the sink; numbered and ready to link.
         let mut linked: Option<Prepared> = None;
         let mut numbered: Option<Prepared> = None;
@@ -172,29 +194,53 @@ impl Worker {
             match next {
                 Next::Batch(batch) => numbered = (!batch.is_empty()).then_some(batch),
                 Next::End(batch, ack) => {
-                    // Drain the stages in order, then close.
-                    let mut result = Ok(());
+                    let mut stages = Stages {
+                        intake: &mut intake,
+                        sealer: &mut sealer,
+                        linker: &mut linker,
+                        writer: &mut writer,
+                    };
                     let rest = [
                         linked.take().map(Ok),
                         numbered.take().map(Err),
                         Some(Err(batch)),
                     ];
-                    for stage in rest.into_iter().flatten() {
-                        let batch = match stage {
-                            Ok(batch) => batch,
-                            Err(batch) => linker.link(batch).await,
-                        };
-                        let committed = writer.commit(batch).await;
-                        result = result.and(committed.result.clone());
-                        sealer.account(committed);
-                    }
-                    let closed = close(&mut intake, &mut sealer, &mut linker, &mut writer).await;
-                    if let Some(ack) = ack {
-                        let _ = ack.send(result.and(closed));
-                    }
-                    return;
+                    return stages.end(rest.into_iter().flatten(), ack).await;
                 }
             }
+        }
+    }
+}
+
+/// Every stage, for the end: batches still in flight are written in order, then the sink closed.
+struct Stages<'a> {
+    intake: &'a mut Intake,
+    sealer: &'a mut Sealer,
+    linker: &'a mut Linker,
+    writer: &'a mut Writer,
+}
+
+impl Stages<'_> {
+    /// Writes `rest` in order (`Ok`: linked already, `Err`: still to link), closes, and answers
+    /// `shutdown()` with the result.
+    async fn end(
+        &mut self,
+        rest: impl IntoIterator<Item = Result<Prepared, Prepared>>,
+        ack: Option<Ack>,
+    ) {
+        let mut result = Ok(());
+        for stage in rest {
+            let batch = match stage {
+                Ok(batch) => batch,
+                Err(batch) => self.linker.link(batch).await,
+            };
+            let committed = self.writer.commit(batch).await;
+            result = result.and(committed.result.clone());
+            self.sealer.account(committed);
+        }
+        let closed = close(self.intake, self.sealer, self.linker, self.writer).await;
+        if let Some(ack) = ack {
+            let _ = ack.send(result.and(closed));
         }
     }
 }

@@ -61,7 +61,15 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
                 } else {
                     OverflowPolicy::Block
                 };
-                let built = Auditor::builder().overflow(overflow).build(sink)?;
+                // AUDIT_CHAIN=off measures the layer without the tamper-evident chain.
+                let chain = match std::env::var("AUDIT_CHAIN").as_deref() {
+                    Ok("off") => audit_core::chain::ChainConfig::disabled(),
+                    _ => audit_core::chain::ChainConfig::sink_default(),
+                };
+                let built = Auditor::builder()
+                    .overflow(overflow)
+                    .chain(chain)
+                    .build(sink)?;
                 let level = if mode == "metadata" {
                     AuditLevel::Metadata
                 } else {

@@ -312,6 +312,19 @@ impl Sink for JsonlSink {
     }
 }
 
+/// The audit files in `dir`, in the order to read the log: by date, then rotation index;
+/// compressed ones (`.gz`, `.zst`) included, other files ignored.
+///
+/// ```no_run
+/// for file in audit_core::jsonl::log_files("audit_logs".as_ref())? {
+///     println!("{}", file.display());
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn log_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    Ok(naming::scan(dir)?.into_iter().map(|f| f.path).collect())
+}
+
 /// Byte ranges of a serialised batch, one per run of entries with the same UTC date.
 type Segments = Vec<(Date, Range<usize>)>;
 
