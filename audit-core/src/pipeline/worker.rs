@@ -113,6 +113,8 @@ struct Sealer {
 /// Owns the chain's hashing half.
 struct Linker {
     hasher: Option<Hasher>,
+    /// Hash on the blocking pool (pipelined), or right here (`Strict`: no hop, less latency).
+    offload: bool,
 }
 
 /// Owns the sink.
@@ -146,7 +148,10 @@ impl Worker {
             retry: self.retry,
             counters: self.counters,
         };
-        let mut linker = Linker { hasher };
+        let mut linker = Linker {
+            hasher,
+            offload: self.pipelined,
+        };
         if !self.pipelined {
             loop {
                 match intake.next(&mut sealer, false).await {
@@ -532,6 +537,13 @@ impl Linker {
     /// so it overlaps with the writer task preparing the next batch and the sink writing the
     /// previous one.
     async fn link(&mut self, mut batch: Prepared) -> Prepared {
+        if !self.offload {
+            if let Some(hasher) = self.hasher.as_mut() {
+                let numbered = std::mem::take(&mut batch.numbered);
+                hasher.finish(&mut batch.entries, &mut batch.lines, &numbered);
+                return batch;
+            }
+        }
         let Some(mut hasher) = self.hasher.take() else {
             if !batch.numbered.is_empty() {
                 // The chain stopped: lines numbered for it are not written.
