@@ -248,9 +248,7 @@ pub fn verify(source: &Source, options: &Options) -> Result<Report, String> {
                 signature: field_str("signature"),
             });
         } else if endpoint == DROPPED_ENDPOINT {
-            if let (Some(first), Some(last)) =
-                (field_u64("chain_seq_first"), field_u64("chain_seq_last"))
-            {
+            for (first, last) in chain::reported_gaps(&light.fields) {
                 log.reported_lost.push((first, last, loc));
             }
         }

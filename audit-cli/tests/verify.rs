@@ -383,3 +383,77 @@ fn the_python_reference_verifier_agrees() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("edited"), "{text}");
 }
+
+/// Fails the writes whose number (from 1) is in `failing`, and otherwise writes JSONL.
+struct Flaky {
+    inner: JsonlSink,
+    writes: usize,
+    failing: std::ops::RangeInclusive<usize>,
+}
+
+#[audit_core::async_trait]
+impl audit_core::Sink for Flaky {
+    async fn write(&mut self, batch: &[AuditEntry]) -> Result<(), audit_core::SinkError> {
+        self.writes += 1;
+        if self.failing.contains(&self.writes) {
+            return Err(audit_core::SinkError::other("disk unplugged (on purpose)"));
+        }
+        self.inner.write(batch).await
+    }
+
+    async fn flush(&mut self) -> Result<(), audit_core::SinkError> {
+        self.inner.flush().await
+    }
+
+    async fn close(&mut self) -> Result<(), audit_core::SinkError> {
+        self.inner.close().await
+    }
+}
+
+/// Entries the pipeline gave up on leave a gap it reports in the log: not tampering.
+#[test]
+fn a_gap_the_pipeline_reported_is_a_note_not_a_failure() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("audit_logs");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let sink = Flaky {
+            inner: JsonlSink::builder(&dir).open().unwrap(),
+            writes: 0,
+            failing: 2..=3,
+        };
+        let auditor = Auditor::builder()
+            .chain(ChainConfig::enabled())
+            .retry(
+                audit_core::RetryPolicy::default()
+                    .initial_delay(std::time::Duration::from_millis(1))
+                    .max_attempts(2),
+            )
+            .build(sink)
+            .unwrap();
+        for endpoint in ["kept", "lost", "kept_too"] {
+            auditor.record(AuditEntry::new(endpoint)).await.unwrap();
+            let _ = auditor.flush().await;
+        }
+        auditor.shutdown().await.unwrap();
+        assert_eq!(auditor.stats().failed_entries, 1);
+    });
+    let output = audit(&["verify", dir.to_str().unwrap()]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("seq 2 is missing, as the pipeline reported (audit.dropped at"),
+        "{text}"
+    );
+    // Deleting the report makes the same gap a deletion.
+    let file = files(&dir).pop().unwrap();
+    let kept: Vec<String> = lines(&file)
+        .into_iter()
+        .filter(|l| !l.contains("audit.dropped"))
+        .collect();
+    write_lines(&file, &kept);
+    let output = audit(&["verify", dir.to_str().unwrap()]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("seq 2 is missing (deleted)"), "{text}");
+}

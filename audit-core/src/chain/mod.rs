@@ -280,6 +280,27 @@ pub fn check_line_bytes(line: &[u8]) -> Option<bool> {
     Some(hex(&hasher.finalize()).as_bytes() == claimed)
 }
 
+/// The chain positions an `audit.dropped` report says were lost (its `fields`):
+/// `chain_seq_ranges` (`[[first, last], …]`), or one range from `chain_seq_first` to
+/// `chain_seq_last` (reports of a single range).
+///
+/// ```
+/// let fields = serde_json::json!({"chain_seq_ranges": [[3, 5], [9, 9]]});
+/// let gaps = audit_core::chain::reported_gaps(fields.as_object().unwrap());
+/// assert_eq!(gaps, [(3, 5), (9, 9)]);
+/// ```
+pub fn reported_gaps(fields: &serde_json::Map<String, Value>) -> Vec<(u64, u64)> {
+    let pair = |v: &Value| Some((v.get(0)?.as_u64()?, v.get(1)?.as_u64()?));
+    if let Some(ranges) = fields.get("chain_seq_ranges").and_then(Value::as_array) {
+        return ranges.iter().filter_map(pair).collect();
+    }
+    let field = |name: &str| fields.get(name).and_then(Value::as_u64);
+    field("chain_seq_first")
+        .zip(field("chain_seq_last"))
+        .into_iter()
+        .collect()
+}
+
 /// Starts a chain: the half that numbers entries and serialises their lines (on the writer
 /// task), and the half that fills in the hashes in order (off it, while the writer prepares
 /// the next batch).

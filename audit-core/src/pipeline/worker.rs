@@ -48,7 +48,9 @@ struct Lost {
     first: Option<Timestamp>,
     last: Option<Timestamp>,
     /// The chain positions the lost entries held (contiguous: nothing was written between).
-    seqs: Option<(u64, u64)>,
+    /// The chain positions the lost entries held: ranges, in order (batches written in between
+    /// split them).
+    seqs: Vec<(u64, u64)>,
 }
 
 /// A batch ready for the sink: linked, serialised when chained, with the callers waiting for it.
@@ -446,12 +448,8 @@ impl Sealer {
             self.lost.first = self.lost.first.or(lost.first);
             self.lost.last = lost.last.or(self.lost.last);
             self.restore_reports(&committed.reports);
-            if let Some((first, last)) = lost.seqs {
-                let first = self
-                    .lost
-                    .seqs
-                    .map_or(first, |(earlier, _)| earlier.min(first));
-                self.lost.seqs = Some((first, last));
+            for range in lost.seqs {
+                add_range(&mut self.lost.seqs, range);
             }
         }
         let mut spare = committed.spare;
@@ -485,10 +483,22 @@ impl Sealer {
                 lost.first.unwrap_or(now),
                 lost.last.unwrap_or(now),
             );
-            if let Some((first, last)) = lost.seqs {
-                // `audit verify` accepts this gap in the chain as reported, not as tampering.
-                report.fields.insert("chain_seq_first".into(), first.into());
-                report.fields.insert("chain_seq_last".into(), last.into());
+            if let (Some((first, _)), Some((_, last))) = (lost.seqs.first(), lost.seqs.last()) {
+                // `audit verify` accepts these gaps in the chain as reported, not as tampering.
+                report
+                    .fields
+                    .insert("chain_seq_first".into(), (*first).into());
+                report
+                    .fields
+                    .insert("chain_seq_last".into(), (*last).into());
+                let ranges: Vec<Value> = lost
+                    .seqs
+                    .iter()
+                    .map(|(a, b)| Value::from(vec![*a, *b]))
+                    .collect();
+                report
+                    .fields
+                    .insert("chain_seq_ranges".into(), ranges.into());
             }
             reports.push(report);
         }
@@ -521,11 +531,8 @@ impl Sealer {
                 let lost = &mut self.lost;
                 lost.count += count;
                 lost.first = Some(report.timestamp);
-                let field = |name: &str| report.fields.get(name).and_then(Value::as_u64);
-                if let (Some(first), Some(last)) =
-                    (field("chain_seq_first"), field("chain_seq_last"))
-                {
-                    lost.seqs = Some((first, last));
+                for range in crate::chain::reported_gaps(&report.fields) {
+                    add_range(&mut lost.seqs, range);
                 }
             }
         }
@@ -619,7 +626,10 @@ impl Writer {
                 count: own as u64,
                 first: own_entries.first().map(|e| e.timestamp),
                 last: own_entries.last().map(|e| e.timestamp),
-                seqs: seq(batch.entries.first()).zip(seq(batch.entries.last())),
+                seqs: seq(batch.entries.first())
+                    .zip(seq(batch.entries.last()))
+                    .into_iter()
+                    .collect(),
             });
         }
         let reports = std::mem::take(&mut batch.reports);
@@ -673,6 +683,20 @@ fn answer(acks: &mut Vec<Ack>, result: &Result<(), Arc<SinkError>>) {
     for ack in acks.drain(..) {
         // A caller that stopped waiting (cancelled) no longer needs the answer.
         let _ = ack.send(result.clone());
+    }
+}
+
+/// Adds a range of lost chain positions, joining it to a range it continues.
+fn add_range(ranges: &mut Vec<(u64, u64)>, (first, last): (u64, u64)) {
+    match ranges
+        .iter_mut()
+        .find(|(_, end)| end.checked_add(1) == Some(first))
+    {
+        Some(range) => range.1 = range.1.max(last),
+        None => {
+            ranges.push((first, last));
+            ranges.sort_unstable();
+        }
     }
 }
 
