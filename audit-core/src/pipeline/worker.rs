@@ -132,51 +132,74 @@ impl Worker {
             Some((numberer, hasher)) => (Some(numberer), Some(hasher)),
             None => (None, None),
         };
-        let mut intake = Intake {
-            rx: self.rx,
-            batch_size: self.batch_size,
-            max_batch_wait: self.max_batch_wait,
-            msgs: Vec::with_capacity(self.batch_size),
+        let pipelined = self.pipelined;
+        let mut stages = Stages {
+            intake: Intake {
+                rx: self.rx,
+                batch_size: self.batch_size,
+                max_batch_wait: self.max_batch_wait,
+                msgs: Vec::with_capacity(self.batch_size),
+            },
+            sealer: Sealer {
+                redaction: self.redaction,
+                counters: self.counters.clone(),
+                numberer,
+                lost: Lost::default(),
+                spare: Vec::new(),
+            },
+            linker: Linker {
+                hasher,
+                offload: pipelined,
+            },
+            writer: Writer {
+                sink: self.sink,
+                retry: self.retry,
+                counters: self.counters,
+            },
         };
-        let mut sealer = Sealer {
-            redaction: self.redaction,
-            counters: self.counters.clone(),
-            numberer,
-            lost: Lost::default(),
-            spare: Vec::new(),
-        };
-        let mut writer = Writer {
-            sink: self.sink,
-            retry: self.retry,
-            counters: self.counters,
-        };
-        let mut linker = Linker {
-            hasher,
-            offload: self.pipelined,
-        };
-        if !self.pipelined {
-            loop {
-                match intake.next(&mut sealer, false).await {
-                    Next::Batch(batch) => {
-                        let committed = writer.commit(linker.link(batch).await).await;
-                        sealer.account(committed);
-                    }
-                    Next::End(batch, ack) => {
-                        let mut stages = Stages {
-                            intake: &mut intake,
-                            sealer: &mut sealer,
-                            linker: &mut linker,
-                            writer: &mut writer,
-                        };
-                        return stages.end([Err(batch)], ack).await;
-                    }
+        if pipelined {
+            stages.run_pipelined().await
+        } else {
+            stages.run_in_turn().await
+        }
+    }
+}
+
+/// Every stage of the writer.
+struct Stages {
+    intake: Intake,
+    sealer: Sealer,
+    linker: Linker,
+    writer: Writer,
+}
+
+impl Stages {
+    /// One batch at a time: received, linked, written.
+    async fn run_in_turn(&mut self) {
+        loop {
+            match self.intake.next(&mut self.sealer, false).await {
+                Next::Batch(batch) => {
+                    let linked = self.linker.link(batch).await;
+                    let committed = self.writer.commit(linked).await;
+                    self.sealer.account(committed);
                 }
+                Next::End(batch, ack) => return self.end([Err(batch)], ack).await,
             }
         }
+    }
+
+    /// Three batches at a time, one per stage.
+    async fn run_pipelined(&mut self) {
         // Linked and ready for the sink; numbered and ready to link.
         let mut linked: Option<Prepared> = None;
         let mut numbered: Option<Prepared> = None;
         loop {
+            let Stages {
+                intake,
+                sealer,
+                linker,
+                writer,
+            } = self;
             // A batch being linked must be written in the next round: then intake does not
             // wait for new messages, it takes what is queued.
             let waiting_work = numbered.is_some();
@@ -193,7 +216,7 @@ impl Worker {
                 }
             };
             let (committed, now_linked, next) =
-                tokio::join!(write, link, intake.next(&mut sealer, waiting_work));
+                tokio::join!(write, link, intake.next(sealer, waiting_work));
             if let Some(committed) = committed {
                 sealer.account(committed);
             }
@@ -201,33 +224,17 @@ impl Worker {
             match next {
                 Next::Batch(batch) => numbered = (!batch.is_empty()).then_some(batch),
                 Next::End(batch, ack) => {
-                    let mut stages = Stages {
-                        intake: &mut intake,
-                        sealer: &mut sealer,
-                        linker: &mut linker,
-                        writer: &mut writer,
-                    };
                     let rest = [
                         linked.take().map(Ok),
                         numbered.take().map(Err),
                         Some(Err(batch)),
                     ];
-                    return stages.end(rest.into_iter().flatten(), ack).await;
+                    return self.end(rest.into_iter().flatten(), ack).await;
                 }
             }
         }
     }
-}
 
-/// Every stage, for the end: batches still in flight are written in order, then the sink closed.
-struct Stages<'a> {
-    intake: &'a mut Intake,
-    sealer: &'a mut Sealer,
-    linker: &'a mut Linker,
-    writer: &'a mut Writer,
-}
-
-impl Stages<'_> {
     /// Writes `rest` in order (`Ok`: linked already, `Err`: still to link), closes, and answers
     /// `shutdown()` with the result.
     async fn end(
@@ -245,7 +252,13 @@ impl Stages<'_> {
             result = result.and(committed.result.clone());
             self.sealer.account(committed);
         }
-        let closed = close(self.intake, self.sealer, self.linker, self.writer).await;
+        let closed = close(
+            &mut self.intake,
+            &mut self.sealer,
+            &mut self.linker,
+            &mut self.writer,
+        )
+        .await;
         if let Some(ack) = ack {
             let _ = ack.send(result.and(closed));
         }
