@@ -625,3 +625,35 @@ fn retention_without_partitions_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("partition_by"), "{err}");
 }
+
+/// PostgreSQL refuses NUL characters in `text` and `jsonb`; an entry holding one must not
+/// fail its batch forever (retries, spool replays): it is stored with U+FFFD instead.
+#[tokio::test]
+async fn nul_characters_do_not_poison_a_batch() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let mut sink = schema.sink(&database_url());
+    let mut odd = AuditEntry::new("nul");
+    odd.error = Some("bad\u{0}byte".into());
+    odd.request = Some(json!({"name": "a\u{0}b", "k\u{0}": [1, "\u{0}"]}));
+    odd.fields.insert("note".into(), "x\u{0}".into());
+    let plain = AuditEntry::new("plain");
+    sink.write(&[odd.clone(), plain]).await.unwrap();
+    assert_eq!(schema.count(&client).await, (2, 2));
+    assert_eq!(sink.stats().spooled_batches(), 0);
+    let row = client
+        .query_one(
+            &format!("SELECT * FROM \"{}\".audit_log WHERE id = $1", schema.name),
+            &[&odd.id],
+        )
+        .await
+        .unwrap();
+    let back = entry_from_row(&row).unwrap();
+    assert_eq!(back.error.as_deref(), Some("bad\u{FFFD}byte"));
+    assert_eq!(
+        back.request,
+        Some(json!({"name": "a\u{FFFD}b", "k\u{FFFD}": [1, "\u{FFFD}"]}))
+    );
+    assert_eq!(back.fields["note"], "x\u{FFFD}");
+    schema.drop(&client).await;
+}

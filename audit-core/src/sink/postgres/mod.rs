@@ -563,10 +563,107 @@ async fn write_rows(
     let writer = BinaryCopyInWriter::new(sink, &column_types());
     let mut writer = std::pin::pin!(writer);
     for entry in entries {
-        let row = RowValues::new(entry);
+        let entry = without_nul(entry);
+        let row = RowValues::new(&entry);
         writer.as_mut().write(&row.params()).await?;
     }
     writer.finish().await
+}
+
+/// PostgreSQL's `text` and `jsonb` refuse NUL characters, which JSON allows in strings: one
+/// such entry would fail its batch on every retry and on every replay of the spool. They are
+/// stored as U+FFFD instead (rare; the check walks the entry's strings without allocating).
+/// Such a row no longer matches its chain hash, and `audit verify` says so: the database cannot
+/// hold the original.
+fn without_nul(entry: &AuditEntry) -> std::borrow::Cow<'_, AuditEntry> {
+    fn value_has_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(value_has_nul),
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| k.contains('\0') || value_has_nul(v)),
+            _ => false,
+        }
+    }
+    fn clean_value(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => *s = s.replace('\0', "\u{FFFD}"),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(clean_value),
+            serde_json::Value::Object(map) => {
+                let cleaned: serde_json::Map<String, serde_json::Value> = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, mut v)| {
+                        clean_value(&mut v);
+                        (k.replace('\0', "\u{FFFD}"), v)
+                    })
+                    .collect();
+                *map = cleaned;
+            }
+            _ => {}
+        }
+    }
+    let texts = [
+        Some(&entry.endpoint),
+        entry.method.as_ref(),
+        entry.route.as_ref(),
+        entry.path.as_ref(),
+        entry.query.as_ref(),
+        Some(&entry.user),
+        entry.error.as_ref(),
+        entry.correlation_id.as_ref(),
+        entry.trace_id.as_ref(),
+        entry.span_id.as_ref(),
+        entry.client_addr.as_ref(),
+        entry.peer_addr.as_ref(),
+        entry.user_agent.as_ref(),
+    ];
+    let json = [entry.request.as_ref(), entry.response_summary.as_ref()];
+    let maps = [&entry.headers, &entry.fields];
+    let has_nul = texts.iter().flatten().any(|t| t.contains('\0'))
+        || json.iter().flatten().any(|v| value_has_nul(v))
+        || maps
+            .iter()
+            .any(|m| m.iter().any(|(k, v)| k.contains('\0') || value_has_nul(v)));
+    if !has_nul {
+        return std::borrow::Cow::Borrowed(entry);
+    }
+    tracing::warn!(id = %entry.id, "an audit entry holds NUL characters, which PostgreSQL cannot store: written as U+FFFD");
+    let mut clean = entry.clone();
+    for text in [
+        Some(&mut clean.endpoint),
+        clean.method.as_mut(),
+        clean.route.as_mut(),
+        clean.path.as_mut(),
+        clean.query.as_mut(),
+        Some(&mut clean.user),
+        clean.error.as_mut(),
+        clean.correlation_id.as_mut(),
+        clean.trace_id.as_mut(),
+        clean.span_id.as_mut(),
+        clean.client_addr.as_mut(),
+        clean.peer_addr.as_mut(),
+        clean.user_agent.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *text = text.replace('\0', "\u{FFFD}");
+    }
+    for value in [clean.request.as_mut(), clean.response_summary.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        clean_value(value);
+    }
+    for map in [&mut clean.headers, &mut clean.fields] {
+        let mut object = serde_json::Value::Object(std::mem::take(map));
+        clean_value(&mut object);
+        if let serde_json::Value::Object(cleaned) = object {
+            *map = cleaned;
+        }
+    }
+    std::borrow::Cow::Owned(clean)
 }
 
 #[cfg(feature = "postgres-tls")]
