@@ -611,8 +611,8 @@ impl Writer {
             Some(message) => Err(SinkError::other(message)),
             None => Ok(()),
         };
-        let lines = (!batch.lines.is_empty() && batch.lines.len() == batch.entries.len())
-            .then_some(&batch.lines);
+        let complete = !batch.lines.is_empty() && batch.lines.len() == batch.entries.len();
+        let lines = complete.then_some(&mut batch.lines);
         let result = match linked {
             Err(e) => Err(Arc::new(e)),
             Ok(()) if batch.entries.is_empty() && !batch.durable => Ok(()),
@@ -657,7 +657,7 @@ impl Writer {
     async fn write_with_retry(
         &mut self,
         batch: &[AuditEntry],
-        lines: Option<&JsonLines>,
+        mut lines: Option<&mut JsonLines>,
         durable: bool,
     ) -> Result<(), Arc<SinkError>> {
         let mut written = batch.is_empty();
@@ -667,6 +667,7 @@ impl Writer {
             let mut result = Ok(());
             if !written {
                 // Lines serialised while chaining are written as they are.
+                let lines = lines.as_deref_mut();
                 result = guard(Box::pin(write_to(&mut self.sink, batch, lines))).await;
                 written = result.is_ok();
             }

@@ -38,9 +38,9 @@ impl<P: Sink, S: Sink> Fallback<P, S> {
     async fn write_either(
         &mut self,
         batch: &[AuditEntry],
-        lines: Option<&JsonLines>,
+        mut lines: Option<&mut JsonLines>,
     ) -> Result<(), SinkError> {
-        let primary_error = match write_to(&mut self.primary, batch, lines).await {
+        let primary_error = match write_to(&mut self.primary, batch, lines.as_deref_mut()).await {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
@@ -70,7 +70,7 @@ impl<P: Sink, S: Sink> Sink for Fallback<P, S> {
     async fn write_lines(
         &mut self,
         batch: &[AuditEntry],
-        lines: &JsonLines,
+        lines: &mut JsonLines,
     ) -> Result<(), SinkError> {
         self.write_either(batch, Some(lines)).await
     }
@@ -168,7 +168,7 @@ impl Fanout {
     async fn write_each(
         &mut self,
         batch: &[AuditEntry],
-        lines: Option<&JsonLines>,
+        mut lines: Option<&mut JsonLines>,
     ) -> Result<(), SinkError> {
         let Some(key) = BatchKey::of(batch) else {
             return Ok(());
@@ -182,7 +182,7 @@ impl Fanout {
             if *done {
                 continue;
             }
-            match write_to(sink.as_mut(), batch, lines).await {
+            match write_to(sink.as_mut(), batch, lines.as_deref_mut()).await {
                 Ok(()) => *done = true,
                 Err(e) => errors.push(e),
             }
@@ -211,7 +211,7 @@ impl Sink for Fanout {
     async fn write_lines(
         &mut self,
         batch: &[AuditEntry],
-        lines: &JsonLines,
+        lines: &mut JsonLines,
     ) -> Result<(), SinkError> {
         self.write_each(batch, Some(lines)).await
     }

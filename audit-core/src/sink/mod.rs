@@ -49,11 +49,13 @@ pub trait Sink: Send + 'static {
     /// Stores a batch the pipeline already serialised: `lines` holds entry `i` of `batch` as
     /// JSON line `i`, in the canonical form [`AuditEntry::write_json_line`] writes. The pipeline
     /// serialises each entry once when it chains them (to hash it), so sinks that write JSON
-    /// lines take the bytes instead of serialising again. By default, [`write`](Self::write).
+    /// lines use the bytes instead of serialising again, and may [take](JsonLines::take) them
+    /// (a sink after it, or a retry, then finds no lines and serialises). By default,
+    /// [`write`](Self::write).
     async fn write_lines(
         &mut self,
         batch: &[AuditEntry],
-        lines: &JsonLines,
+        lines: &mut JsonLines,
     ) -> Result<(), SinkError> {
         let _ = lines;
         self.write(batch).await
@@ -127,6 +129,22 @@ impl JsonLines {
         self.ends.is_empty()
     }
 
+    /// Takes the bytes (every line, back to back), leaving no lines: for a sink that writes
+    /// them as they are, without copying. [`Self::recycle`] hands a spare buffer back.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.ends.clear();
+        std::mem::take(&mut self.bytes)
+    }
+
+    /// Gives an empty buffer whose allocation the next batch's lines may reuse.
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.bytes.capacity() < buffer.capacity() {
+            buffer.clear();
+            self.bytes = buffer;
+            self.ends.clear();
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.bytes.clear();
         self.ends.clear();
@@ -146,7 +164,7 @@ impl JsonLines {
 pub(crate) async fn write_to<S: Sink + ?Sized>(
     sink: &mut S,
     batch: &[AuditEntry],
-    lines: Option<&JsonLines>,
+    lines: Option<&mut JsonLines>,
 ) -> Result<(), SinkError> {
     match lines {
         Some(lines) => sink.write_lines(batch, lines).await,
@@ -173,7 +191,7 @@ impl Sink for Box<dyn Sink> {
     async fn write_lines(
         &mut self,
         batch: &[AuditEntry],
-        lines: &JsonLines,
+        lines: &mut JsonLines,
     ) -> Result<(), SinkError> {
         (**self).write_lines(batch, lines).await
     }

@@ -263,7 +263,7 @@ impl Sink for JsonlSink {
     async fn write_lines(
         &mut self,
         batch: &[AuditEntry],
-        lines: &JsonLines,
+        lines: &mut JsonLines,
     ) -> Result<(), SinkError> {
         if batch.is_empty() {
             return Ok(());
@@ -271,9 +271,6 @@ impl Sink for JsonlSink {
         if lines.len() != batch.len() {
             return self.write(batch).await;
         }
-        let mut buf = self.take_buffer();
-        buf.clear();
-        buf.extend_from_slice(lines.as_bytes());
         let mut segments: Segments = Vec::with_capacity(1);
         let mut start = 0;
         for (i, entry) in batch.iter().enumerate() {
@@ -281,7 +278,10 @@ impl Sink for JsonlSink {
             push_segment(&mut segments, entry.timestamp.date(), start..end);
             start = end;
         }
-        self.append(buf, segments).await
+        // The lines' bytes are written as they are; our spare buffer becomes theirs.
+        let bytes = lines.take();
+        lines.recycle(self.take_buffer());
+        self.append(bytes, segments).await
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {
