@@ -179,11 +179,10 @@ impl Stages {
         loop {
             match self.intake.next(&mut self.sealer, false).await {
                 Next::Batch(batch) => {
-                    let linked = self.linker.link(batch).await;
-                    let committed = self.writer.commit(linked).await;
-                    self.sealer.account(committed);
+                    // Callers waiting for this batch have their answer from `commit`.
+                    let _ = self.write_now(batch).await;
                 }
-                Next::End(batch, ack) => return self.end([Err(batch)], ack).await,
+                Next::End(batch, ack) => return self.end([batch], ack).await,
             }
         }
     }
@@ -224,44 +223,84 @@ impl Stages {
             match next {
                 Next::Batch(batch) => numbered = (!batch.is_empty()).then_some(batch),
                 Next::End(batch, ack) => {
-                    let rest = [
-                        linked.take().map(Ok),
-                        numbered.take().map(Err),
-                        Some(Err(batch)),
-                    ];
+                    let rest = [linked.take(), numbered.take(), Some(batch)];
                     return self.end(rest.into_iter().flatten(), ack).await;
                 }
             }
         }
     }
 
-    /// Writes `rest` in order (`Ok`: linked already, `Err`: still to link), closes, and answers
-    /// `shutdown()` with the result.
-    async fn end(
-        &mut self,
-        rest: impl IntoIterator<Item = Result<Prepared, Prepared>>,
-        ack: Option<Ack>,
-    ) {
+    /// Links (where still to do) and writes one batch now, and notes what it lost.
+    async fn write_now(&mut self, batch: Prepared) -> Result<(), Arc<SinkError>> {
+        let batch = self.linker.link(batch).await;
+        let committed = self.writer.commit(batch).await;
+        let result = committed.result.clone();
+        self.sealer.account(committed);
+        result
+    }
+
+    /// Writes the batches still in flight, in order, closes, and answers `shutdown()` with the
+    /// result.
+    async fn end(&mut self, rest: impl IntoIterator<Item = Prepared>, ack: Option<Ack>) {
         let mut result = Ok(());
-        for stage in rest {
-            let batch = match stage {
-                Ok(batch) => batch,
-                Err(batch) => self.linker.link(batch).await,
-            };
-            let committed = self.writer.commit(batch).await;
-            result = result.and(committed.result.clone());
-            self.sealer.account(committed);
+        for batch in rest {
+            result = result.and(self.write_now(batch).await);
         }
-        let closed = close(
-            &mut self.intake,
-            &mut self.sealer,
-            &mut self.linker,
-            &mut self.writer,
-        )
-        .await;
+        let closed = self.close().await;
         if let Some(ack) = ack {
             let _ = ack.send(result.and(closed));
         }
+    }
+
+    /// Writes what is still queued (the queue is closed to new entries), the pending reports
+    /// and the final checkpoint, then closes the sink.
+    async fn close(&mut self) -> Result<(), Arc<SinkError>> {
+        let mut result = Ok(());
+        loop {
+            let batch_size = self.intake.batch_size;
+            let mut entries = self.sealer.take_entries(batch_size);
+            let mut acks = Vec::new();
+            while entries.len() < batch_size {
+                match self.intake.rx.try_recv() {
+                    Ok(Msg::Entry(entry)) => entries.push(entry),
+                    Ok(Msg::Strict(entry, ack)) => {
+                        entries.push(entry);
+                        acks.push(ack);
+                    }
+                    Ok(Msg::Flush(ack) | Msg::Shutdown(ack)) => acks.push(ack),
+                    Err(_) => break,
+                }
+            }
+            if entries.is_empty() && acks.is_empty() {
+                break;
+            }
+            let batch = self.sealer.prepare(entries, acks, false);
+            result = result.and(self.write_now(batch).await);
+        }
+        // Reports of lost entries still pending get one last chance.
+        if self.sealer.pending_report() > 0 {
+            let batch = self.sealer.prepare(Vec::new(), Vec::new(), false);
+            result = result.and(self.write_now(batch).await);
+        }
+        // The final checkpoint marks where the chain ends, so a truncated tail shows.
+        if let Some(numbered) = self.sealer.numberer.as_mut().and_then(Numberer::finish) {
+            let mut batch = self.sealer.prepare(Vec::new(), Vec::new(), true);
+            batch.numbered = numbered;
+            result = result.and(self.write_now(batch).await);
+        }
+        let writer = &mut self.writer;
+        let closed = guard(writer.sink.close()).await.map_err(Arc::new);
+        if let Err(e) = &closed {
+            tracing::error!(sink = writer.sink.name(), error = %e, "the audit sink failed to close");
+        }
+        let failed = writer.counters.failed_entries.load(Ordering::Relaxed);
+        if failed > 0 && result.is_ok() && closed.is_ok() {
+            tracing::error!(
+                failed_entries = failed,
+                "audit entries were given up after failed retries during this run"
+            );
+        }
+        result.and(closed)
     }
 }
 
@@ -350,68 +389,6 @@ impl Intake {
             None => Next::Batch(batch),
         }
     }
-}
-
-/// Writes what is still queued (the queue is closed to new entries), the pending reports and
-/// the final checkpoint, then closes the sink.
-async fn close(
-    intake: &mut Intake,
-    sealer: &mut Sealer,
-    linker: &mut Linker,
-    writer: &mut Writer,
-) -> Result<(), Arc<SinkError>> {
-    let mut result = Ok(());
-    loop {
-        let mut entries = sealer.take_entries(intake.batch_size);
-        let mut acks = Vec::new();
-        while entries.len() < intake.batch_size {
-            match intake.rx.try_recv() {
-                Ok(Msg::Entry(entry)) => entries.push(entry),
-                Ok(Msg::Strict(entry, ack)) => {
-                    entries.push(entry);
-                    acks.push(ack);
-                }
-                Ok(Msg::Flush(ack) | Msg::Shutdown(ack)) => acks.push(ack),
-                Err(_) => break,
-            }
-        }
-        if entries.is_empty() && acks.is_empty() {
-            break;
-        }
-        let batch = linker.link(sealer.prepare(entries, acks, false)).await;
-        let committed = writer.commit(batch).await;
-        result = result.and(committed.result.clone());
-        sealer.account(committed);
-    }
-    // Reports of lost entries still pending get one last chance.
-    if sealer.pending_report() > 0 {
-        let batch = linker
-            .link(sealer.prepare(Vec::new(), Vec::new(), false))
-            .await;
-        let committed = writer.commit(batch).await;
-        result = result.and(committed.result.clone());
-        sealer.account(committed);
-    }
-    // The final checkpoint marks where the chain ends, so a truncated tail shows.
-    if let Some(numbered) = sealer.numberer.as_mut().and_then(Numberer::finish) {
-        let mut batch = sealer.prepare(Vec::new(), Vec::new(), true);
-        batch.numbered = numbered;
-        let committed = writer.commit(linker.link(batch).await).await;
-        result = result.and(committed.result.clone());
-        sealer.account(committed);
-    }
-    let closed = guard(writer.sink.close()).await.map_err(Arc::new);
-    if let Err(e) = &closed {
-        tracing::error!(sink = writer.sink.name(), error = %e, "the audit sink failed to close");
-    }
-    let failed = writer.counters.failed_entries.load(Ordering::Relaxed);
-    if failed > 0 && result.is_ok() && closed.is_ok() {
-        tracing::error!(
-            failed_entries = failed,
-            "audit entries were given up after failed retries during this run"
-        );
-    }
-    result.and(closed)
 }
 
 impl Sealer {
@@ -557,6 +534,10 @@ impl Linker {
     /// so it overlaps with the writer task preparing the next batch and the sink writing the
     /// previous one.
     async fn link(&mut self, mut batch: Prepared) -> Prepared {
+        if batch.numbered.is_empty() {
+            // Nothing numbered (no chain, an empty batch, or linked already).
+            return batch;
+        }
         if !self.offload {
             if let Some(hasher) = self.hasher.as_mut() {
                 let numbered = std::mem::take(&mut batch.numbered);
@@ -565,11 +546,9 @@ impl Linker {
             }
         }
         let Some(mut hasher) = self.hasher.take() else {
-            if !batch.numbered.is_empty() {
-                // The chain stopped: lines numbered for it are not written.
-                batch.lines.clear();
-                batch.numbered = Numbered::default();
-            }
+            // The chain stopped: lines numbered for it are not written.
+            batch.lines.clear();
+            batch.numbered = Numbered::default();
             return batch;
         };
         let mut entries = std::mem::take(&mut batch.entries);
