@@ -226,12 +226,5 @@ fn postgres_lines(
 
 /// The SOURCE as it may be shown: a PostgreSQL URL without its password.
 pub fn describe(source: &Path) -> String {
-    let text = source.to_string_lossy();
-    match (text.find("://"), text.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => match text[scheme + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:[REDACTED]{}", &text[..scheme + 3], &text[at..]),
-            None => text.into_owned(),
-        },
-        _ => text.into_owned(),
-    }
+    audit_core::url_without_password(&source.to_string_lossy())
 }

@@ -167,7 +167,7 @@ impl SinkSpec {
             #[cfg(feature = "postgres")]
             SinkSpec::Postgres(spec) => {
                 let failed = |source| ConfigError::Sink {
-                    spec: crate::sink::postgres::redact_url(&spec.url),
+                    spec: crate::redact::url_without_password(&spec.url),
                     source,
                 };
                 let builder = spec.builder().map_err(failed)?;
@@ -212,7 +212,7 @@ impl std::fmt::Debug for PostgresSpec {
     /// Shows the URL without its password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresSpec")
-            .field("url", &crate::sink::postgres::redact_url(&self.url))
+            .field("url", &crate::redact::url_without_password(&self.url))
             .field("schema", &self.schema)
             .field("table", &self.table)
             .field("spool_dir", &self.spool_dir)
@@ -284,7 +284,7 @@ impl std::fmt::Display for SinkSpec {
             SinkSpec::Postgres(spec) => write!(
                 f,
                 "PostgreSQL {} (table {}.{})",
-                crate::sink::postgres::redact_url(&spec.url),
+                crate::redact::url_without_password(&spec.url),
                 spec.schema.as_deref().unwrap_or("public"),
                 spec.table.as_deref().unwrap_or("audit_log")
             ),

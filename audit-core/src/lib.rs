@@ -64,8 +64,8 @@ pub use pipeline::{
     Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy, Stats, TryRecordError, DROPPED_ENDPOINT,
 };
 pub use redact::{
-    Redaction, DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_KEYS, DEFAULT_SENSITIVE_QUERY_PARAMS,
-    REDACTED,
+    url_without_password, Redaction, DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_KEYS,
+    DEFAULT_SENSITIVE_QUERY_PARAMS, REDACTED,
 };
 #[cfg(feature = "jsonl")]
 pub use sink::jsonl;

@@ -224,6 +224,24 @@ fn pseudonym(key: &[u8], user: &str) -> String {
     out
 }
 
+/// A connection URL with its password replaced by [`REDACTED`], for messages and displays.
+///
+/// ```
+/// use audit_core::url_without_password;
+///
+/// assert_eq!(url_without_password("postgres://u:secret@h/db"), "postgres://u:[REDACTED]@h/db");
+/// assert_eq!(url_without_password("postgres://u@h/db"), "postgres://u@h/db");
+/// ```
+pub fn url_without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:{REDACTED}{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

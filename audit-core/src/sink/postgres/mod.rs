@@ -24,6 +24,7 @@ mod reader;
 mod schema;
 mod spool;
 
+use crate::redact::url_without_password;
 pub use reader::PostgresReader;
 use schema::{column_list, column_types, qualified, valid_identifier};
 pub use schema::{column_names, entry_from_row, Partitioning, RowValues};
@@ -261,7 +262,7 @@ impl PostgresSink {
         let config: tokio_postgres::Config = url.parse().map_err(|e| {
             SinkError::other(format!(
                 "`{}` is not a PostgreSQL URL ({e}); expected postgres://user:password@host:port/database",
-                redact_url(url)
+                url_without_password(url)
             ))
         })?;
         Ok(PostgresSinkBuilder {
@@ -755,20 +756,6 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// The URL with its password hidden, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:[REDACTED]{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,10 +763,13 @@ mod tests {
     #[test]
     fn urls_are_shown_without_password() {
         assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
+            url_without_password("postgres://u:secret@h:5432/db"),
             "postgres://u:[REDACTED]@h:5432/db"
         );
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            url_without_password("postgres://u@h/db"),
+            "postgres://u@h/db"
+        );
     }
 
     #[test]
