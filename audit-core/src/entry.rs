@@ -53,6 +53,9 @@ pub struct AuditEntry {
     /// Custom fields added by the handler or the macro.
     #[serde(default)]
     pub fields: Map<String, Value>,
+    /// The gRPC status (`grpc-status`, `grpc-message`) of a gRPC call; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<crate::grpc::GrpcStatus>,
     /// Request headers kept by policy, sensitive ones redacted.
     #[serde(default)]
     pub headers: Map<String, Value>,
@@ -74,6 +77,10 @@ pub struct AuditEntry {
     pub request_bytes: Option<u64>,
     /// Full response body size in bytes, even where the captured part was cut.
     pub response_bytes: Option<u64>,
+    /// How the response body the layer saw was encoded (`content-encoding`, or `grpc-encoding`
+    /// for gRPC messages); absent when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_encoding: Option<String>,
     /// The response, redacted and summarised; always an object.
     pub response_summary: Option<Value>,
     /// Matched route template (`/api/v1/sow/{id}`).
@@ -128,6 +135,8 @@ impl AuditEntry {
             response_bytes: None,
             headers: Map::new(),
             fields: Map::new(),
+            grpc: None,
+            response_encoding: None,
             chain: None,
         }
     }

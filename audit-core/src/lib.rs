@@ -44,6 +44,7 @@ mod entry;
 mod env;
 mod error;
 mod global;
+mod grpc;
 mod pipeline;
 mod redact;
 mod sink;
@@ -60,12 +61,14 @@ pub use env::PostgresSpec;
 pub use env::{EnvConfig, SinkSpec, DEFAULT_SINK};
 pub use error::{ConfigError, RecordError, SinkError};
 pub use global::{global_auditor, set_global_auditor};
+pub use grpc::GrpcStatus;
 pub use pipeline::{
     Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy, Stats, TryRecordError, DROPPED_ENDPOINT,
 };
 pub use redact::{
-    url_without_password, Redaction, DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_KEYS,
-    DEFAULT_SENSITIVE_QUERY_PARAMS, REDACTED,
+    normalize_name, url_without_password, Detectors, PathError, PathSelector, PathStep, Redaction,
+    DEFAULT_NON_SECRET_SUFFIXES, DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_NAMES,
+    DEFAULT_SENSITIVE_PAIRS, DEFAULT_SENSITIVE_QUERY_PARAMS, DEFAULT_SENSITIVE_WORDS, REDACTED,
 };
 #[cfg(feature = "jsonl")]
 pub use sink::jsonl;

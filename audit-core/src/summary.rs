@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::redact::{Redaction, REDACTED};
+use crate::redact::{PathStep, Redaction, REDACTED};
 
 /// Bounds on what a summarised JSON value may hold.
 ///
@@ -110,7 +110,7 @@ impl Scrubber {
 
     /// Redacts and summarises `value` recursively.
     pub fn value(&self, value: Value) -> Value {
-        self.walk(value, 1)
+        self.walk(value, 1, &mut Path::new(&self.redaction))
     }
 
     /// Like [`Scrubber::value`], but always returns an object: an object is summarised in
@@ -118,7 +118,7 @@ impl Scrubber {
     pub fn object(&self, value: Value) -> Value {
         match value {
             Value::Object(_) => self.value(value),
-            other => wrap(self.walk(other, 2)),
+            other => wrap(self.walk(other, 2, &mut Path::new(&self.redaction))),
         }
     }
 
@@ -146,10 +146,12 @@ impl Scrubber {
         if kind == BodyKind::Binary {
             return Some(wrap(Value::String(format!("<binary {total} bytes>"))));
         }
-        Some(wrap(Value::String(self.text_preview(captured, total))))
+        Some(wrap(Value::String(
+            self.text_preview(captured, total, kind),
+        )))
     }
 
-    fn text_preview(&self, captured: &[u8], total: u64) -> String {
+    fn text_preview(&self, captured: &[u8], total: u64, kind: BodyKind) -> String {
         let text = match std::str::from_utf8(captured) {
             Ok(text) => text,
             // A capture cut inside a character still counts as text; anything else is binary.
@@ -158,6 +160,13 @@ impl Scrubber {
             }
             Err(_) => return format!("<binary {total} bytes>"),
         };
+        // Secrets go before the preview is cut, so none survives in part.
+        let text = if kind == BodyKind::Form {
+            self.redaction.query(text)
+        } else {
+            self.redaction.text(text)
+        };
+        let text = text.as_ref();
         let cut = (captured.len() as u64) < total;
         let limit = self.limits.max_string_chars;
         match text.char_indices().nth(limit) {
@@ -174,10 +183,16 @@ impl Scrubber {
         }
     }
 
-    fn walk(&self, value: Value, depth: usize) -> Value {
+    fn walk(&self, value: Value, depth: usize, path: &mut Path) -> Value {
         let limits = &self.limits;
         match value {
-            Value::String(s) => summarize_string(s, limits.max_string_chars),
+            Value::String(s) => match summarize_string(s, limits.max_string_chars) {
+                Value::String(s) => match self.redaction.text(&s) {
+                    std::borrow::Cow::Borrowed(_) => Value::String(s),
+                    std::borrow::Cow::Owned(scrubbed) => Value::String(scrubbed),
+                },
+                other => other,
+            },
             Value::Object(map) if depth > limits.max_depth => {
                 Value::String(format!("<object with {} keys>", map.len()))
             }
@@ -189,11 +204,15 @@ impl Scrubber {
                 let keep = total.min(limits.max_object_keys);
                 let mut out = Map::new();
                 for (key, value) in map.into_iter().take(keep) {
-                    let value = if self.redaction.is_sensitive_key(&key) {
+                    path.push(|| Step::Key(key.clone()));
+                    let value = if self.redaction.is_sensitive_key(&key)
+                        || path.is_selected(&self.redaction)
+                    {
                         Value::String(REDACTED.to_owned())
                     } else {
-                        self.walk(value, depth + 1)
+                        self.walk(value, depth + 1, path)
                     };
+                    path.pop();
                     out.insert(key, value);
                 }
                 if total > keep {
@@ -208,12 +227,15 @@ impl Scrubber {
                 let total = items.len();
                 let keep = total.min(limits.max_array_items);
                 let mut out = Vec::with_capacity(keep + usize::from(total > keep));
-                out.extend(
-                    items
-                        .into_iter()
-                        .take(keep)
-                        .map(|v| self.walk(v, depth + 1)),
-                );
+                for (index, item) in items.into_iter().take(keep).enumerate() {
+                    path.push(|| Step::Index(index));
+                    out.push(if path.is_selected(&self.redaction) {
+                        Value::String(REDACTED.to_owned())
+                    } else {
+                        self.walk(item, depth + 1, path)
+                    });
+                    path.pop();
+                }
                 if total > keep {
                     out.push(Value::String(format!("<{} more items>", total - keep)));
                 }
@@ -221,6 +243,51 @@ impl Scrubber {
             }
             scalar => scalar,
         }
+    }
+}
+
+/// One step of the path being walked, owned (keys move into the output as they are walked).
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The path from the document's root, tracked only when path selectors are configured.
+struct Path {
+    steps: Option<Vec<Step>>,
+}
+
+impl Path {
+    fn new(redaction: &Redaction) -> Self {
+        Path {
+            steps: redaction.has_paths().then(Vec::new),
+        }
+    }
+
+    fn push(&mut self, step: impl FnOnce() -> Step) {
+        if let Some(steps) = &mut self.steps {
+            steps.push(step());
+        }
+    }
+
+    fn pop(&mut self) {
+        if let Some(steps) = &mut self.steps {
+            steps.pop();
+        }
+    }
+
+    fn is_selected(&self, redaction: &Redaction) -> bool {
+        let Some(steps) = &self.steps else {
+            return false;
+        };
+        let view: Vec<PathStep<'_>> = steps
+            .iter()
+            .map(|step| match step {
+                Step::Key(key) => PathStep::Key(key),
+                Step::Index(index) => PathStep::Index(*index),
+            })
+            .collect();
+        redaction.is_sensitive_path(&view)
     }
 }
 
@@ -247,6 +314,8 @@ fn wrap(value: Value) -> Value {
 enum BodyKind {
     Json,
     Text,
+    /// `application/x-www-form-urlencoded`: redacted by parameter name, as a query string.
+    Form,
     Binary,
     Unknown,
 }
@@ -267,7 +336,9 @@ impl BodyKind {
             .unwrap_or_default()
             .trim()
             .to_ascii_lowercase();
-        if essence == "application/json"
+        if essence == "application/x-www-form-urlencoded" {
+            BodyKind::Form
+        } else if essence == "application/json"
             || essence.ends_with("+json")
             || essence.ends_with("/jsonl")
         {
@@ -276,10 +347,7 @@ impl BodyKind {
             || essence.ends_with("+xml")
             || matches!(
                 essence.as_str(),
-                "application/xml"
-                    | "application/x-www-form-urlencoded"
-                    | "application/javascript"
-                    | "application/x-ndjson"
+                "application/xml" | "application/javascript" | "application/x-ndjson"
             )
         {
             BodyKind::Text

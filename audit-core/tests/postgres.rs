@@ -110,6 +110,11 @@ fn full_entry() -> AuditEntry {
     entry.client_addr = Some("203.0.113.9".into());
     entry.peer_addr = Some("127.0.0.1:5000".into());
     entry.user_agent = Some("curl/8".into());
+    entry.grpc = Some(audit_core::GrpcStatus::new(
+        5,
+        Some("no such feature".into()),
+    ));
+    entry.response_encoding = Some("gzip".into());
     entry.request_bytes = Some(12);
     entry.response_bytes = Some(5300);
     entry

@@ -35,10 +35,11 @@
 
 mod audit;
 mod extract;
+mod grpc;
 mod policy;
 
 pub use audit::{AuditLayer, AuditService, RequestBody, ResponseBody, ResponseFuture};
 #[cfg(feature = "axum")]
 pub use extract::AuditCall;
 pub use extract::{AuditUser, PeerAddr};
-pub use policy::{AuditLevel, AuditPolicy, HeaderPolicy, Rule};
+pub use policy::{AuditLevel, AuditPolicy, HeaderPolicy, Rule, GRPC_INFRASTRUCTURE_SERVICES};

@@ -95,23 +95,59 @@ impl Rule {
     }
 }
 
-/// Levels by route: the first matching rule wins, else the default level.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Levels by route: the first matching rule wins, then the built-in rules, else the default
+/// level.
+///
+/// The built-in rules set gRPC's standard infrastructure services to [`AuditLevel::None`]:
+/// health checks (`/grpc.health.v1.Health/…`) and server reflection
+/// (`/grpc.reflection.v1.ServerReflection/…`, `v1alpha`). A rule of yours for the same paths
+/// wins; [`AuditPolicy::without_builtin_rules`] drops them.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditPolicy {
     rules: Vec<Rule>,
+    builtin: Vec<Rule>,
     default: AuditLevel,
+}
+
+/// The gRPC services that are probes and tooling rather than calls worth an audit entry.
+pub const GRPC_INFRASTRUCTURE_SERVICES: &[&str] = &[
+    "/grpc.health.v1.Health",
+    "/grpc.reflection.v1.ServerReflection",
+    "/grpc.reflection.v1alpha.ServerReflection",
+];
+
+impl Default for AuditPolicy {
+    fn default() -> Self {
+        AuditPolicy {
+            rules: Vec::new(),
+            builtin: GRPC_INFRASTRUCTURE_SERVICES
+                .iter()
+                .map(|service| Rule::prefix(*service, AuditLevel::None))
+                .collect(),
+            default: AuditLevel::default(),
+        }
+    }
 }
 
 impl AuditPolicy {
     /// The level of requests no rule matches.
+    #[must_use]
     pub fn default_level(mut self, level: AuditLevel) -> Self {
         self.default = level;
         self
     }
 
     /// Adds a rule after the existing ones.
+    #[must_use]
     pub fn rule(mut self, rule: Rule) -> Self {
         self.rules.push(rule);
+        self
+    }
+
+    /// Drops the built-in rules, so gRPC health checks and reflection are audited like any call.
+    #[must_use]
+    pub fn without_builtin_rules(mut self) -> Self {
+        self.builtin.clear();
         self
     }
 
@@ -119,6 +155,7 @@ impl AuditPolicy {
     pub fn level(&self, method: &Method, path: &str, route: Option<&str>) -> AuditLevel {
         self.rules
             .iter()
+            .chain(&self.builtin)
             .find(|rule| rule.matches(method, path, route))
             .map_or(self.default, |rule| rule.level)
     }
@@ -136,8 +173,9 @@ pub enum HeaderPolicy {
 }
 
 impl Default for HeaderPolicy {
-    /// Content negotiation and origin headers; `authorization` and `cookie` are listed so the
-    /// log shows they were sent, always as `[REDACTED]`.
+    /// Content negotiation and origin headers, gRPC's `grpc-encoding` and `grpc-timeout`;
+    /// `authorization` and `cookie` are listed so the log shows they were sent, always as
+    /// `[REDACTED]`.
     fn default() -> Self {
         HeaderPolicy::Allow(
             [
@@ -151,6 +189,8 @@ impl Default for HeaderPolicy {
                 "forwarded",
                 "authorization",
                 "cookie",
+                "grpc-encoding",
+                "grpc-timeout",
             ]
             .into_iter()
             .map(String::from)
@@ -197,6 +237,33 @@ mod tests {
         );
         assert_eq!(
             policy.level(&Method::PUT, "/api/v1/upload", Some("/api/v1/upload")),
+            AuditLevel::RequestResponse
+        );
+    }
+
+    #[test]
+    fn grpc_health_and_reflection_are_not_audited_unless_asked() {
+        let health = "/grpc.health.v1.Health/Check";
+        let reflection = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+        let policy = AuditPolicy::default();
+        assert_eq!(policy.level(&Method::POST, health, None), AuditLevel::None);
+        assert_eq!(
+            policy.level(&Method::POST, reflection, None),
+            AuditLevel::None
+        );
+        assert_eq!(
+            policy.level(&Method::POST, "/helloworld.Greeter/SayHello", None),
+            AuditLevel::RequestResponse
+        );
+        let mine = AuditPolicy::default()
+            .rule(Rule::prefix("/grpc.health.v1.Health", AuditLevel::Metadata));
+        assert_eq!(
+            mine.level(&Method::POST, health, None),
+            AuditLevel::Metadata
+        );
+        let none = AuditPolicy::default().without_builtin_rules();
+        assert_eq!(
+            none.level(&Method::POST, health, None),
             AuditLevel::RequestResponse
         );
     }

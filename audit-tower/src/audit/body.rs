@@ -11,6 +11,8 @@ use pin_project_lite::pin_project;
 use super::recorder::{
     lock, record_detached, Capture, Ending, RecordFuture, Recorder, SharedCapture,
 };
+use crate::grpc::{Protocol, WebTrailers};
+use audit_core::GrpcStatus;
 
 pin_project! {
     /// The request body handed to the wrapped service: the same frames, trailers and errors,
@@ -79,20 +81,57 @@ pub(crate) struct Completion {
     pub content_type: Option<String>,
     pub user: Option<String>,
     pub pending: Option<RecordFuture>,
+    /// The size the response announced (`content-length`, or an exact size hint).
+    pub expected_bytes: Option<u64>,
+    /// `content-encoding` (HTTP) or `grpc-encoding` (gRPC) of the response.
+    pub response_encoding: Option<String>,
+    /// The response's protocol, from its `content-type`.
+    pub protocol: Protocol,
+    /// The gRPC status from the response head (trailers-only) or the trailers.
+    pub grpc: Option<GrpcStatus>,
+    /// grpc-web: the trailer frame inside the body.
+    pub web: Option<WebTrailers>,
+    /// Completed by size while the body may still run: the rest passes through untouched.
+    pub passthrough: bool,
 }
 
 impl Completion {
-    /// Completes the entry and starts recording it.
-    fn complete(&mut self, outcome: Option<Outcome>, error: Option<String>) {
+    /// Whether every announced byte was delivered: then the response is complete, whoever
+    /// stops polling (hyper stops at `content-length` over HTTP/1.1). gRPC waits for its status.
+    fn delivered(&self) -> bool {
+        !self.protocol.is_grpc() && self.expected_bytes == Some(self.capture.total)
+    }
+
+    /// Completes the entry as the response ended on the wire.
+    pub(crate) fn complete_now(&mut self) {
         let status = self.recorder.status;
+        let grpc = self
+            .grpc
+            .take()
+            .or_else(|| self.web.as_mut().and_then(|web| web.status.take()));
+        let (outcome, error) = match (&grpc, self.protocol) {
+            (Some(grpc), _) => (grpc.outcome(), grpc.error_text()),
+            // grpc-web-text hides its trailers in base64: the HTTP status is all there is.
+            (None, Protocol::Grpc | Protocol::GrpcWeb) => (
+                Outcome::Error,
+                Some("the gRPC response ended without a grpc-status".to_owned()),
+            ),
+            (None, _) => (status.map_or(Outcome::Success, Outcome::from_status), None),
+        };
+        self.complete(outcome, error, grpc);
+    }
+
+    /// Completes the entry with what the caller knows of how it ended.
+    fn complete(&mut self, outcome: Outcome, error: Option<String>, grpc: Option<GrpcStatus>) {
         let ending = Ending {
-            status,
-            outcome: outcome
-                .unwrap_or_else(|| status.map_or(Outcome::Success, Outcome::from_status)),
+            status: self.recorder.status,
+            outcome,
             error,
             response: Some(&self.capture),
             response_type: self.content_type.as_deref(),
             response_user: self.user.take(),
+            grpc,
+            response_encoding: self.response_encoding.take(),
         };
         if let Some(entry) = self.recorder.finish(ending) {
             self.pending = Some(self.recorder.record(entry));
@@ -100,23 +139,18 @@ impl Completion {
     }
 }
 
-impl Completion {
-    /// Completes a call whose body is already over.
-    pub(crate) fn complete_now(&mut self) {
-        self.complete(None, None);
-    }
-}
-
 impl Drop for Completion {
     fn drop(&mut self) {
-        // Dropped before the end: the client went away (or a timeout cut the response).
         if self.recorder.entry.is_some() {
-            self.complete(
-                Some(Outcome::Cancelled),
-                Some(
-                    "the response body was dropped before it ended (client gone or timeout)".into(),
-                ),
-            );
+            if self.delivered() {
+                self.complete_now();
+            } else {
+                // Dropped short of its end: the client went away, or a timeout cut it.
+                let cut = self.recorder.cut_short(
+                    "the response body was dropped before it ended (client gone or timeout)",
+                );
+                self.complete(cut.outcome, cut.error, cut.grpc);
+            }
         }
         if let Some(pending) = self.pending.take() {
             record_detached(pending);
@@ -150,10 +184,12 @@ impl<B> ResponseBody<B> {
         }
     }
 
-    /// A body of fixed bytes (the 500 answer to a panic).
+    /// A body of fixed bytes (the 500 answer to a panic; empty for a gRPC status).
     pub(crate) fn fixed(data: Bytes) -> Self {
         ResponseBody {
-            kind: Kind::Fixed { data: Some(data) },
+            kind: Kind::Fixed {
+                data: (!data.is_empty()).then_some(data),
+            },
             completion: None,
         }
     }
@@ -188,9 +224,14 @@ where
             if let Err(e) = result {
                 tracing::warn!(error = %e, "audit entry not recorded");
             }
-            return Poll::Ready(None);
+            if !completion.passthrough {
+                return Poll::Ready(None);
+            }
         }
         if completion.recorder.entry.is_none() {
+            if completion.passthrough {
+                return body.poll_frame(cx);
+            }
             return Poll::Ready(None);
         }
         let polled = ready!(body.as_mut().poll_frame(cx));
@@ -198,18 +239,33 @@ where
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     completion.capture.push(data);
+                    if let Some(web) = completion.web.as_mut() {
+                        web.push(data.clone());
+                    }
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    if let Some(status) = crate::grpc::status_in(trailers) {
+                        completion.grpc = Some(status);
+                    }
                 }
-                // Servers stop polling once a body says it is over: complete now.
+                // Servers stop polling once a body says it is over, or (HTTP/1.1) once its
+                // announced length went out: complete now.
                 if body.is_end_stream() {
-                    completion.complete(None, None);
+                    completion.complete_now();
+                } else if completion.delivered() {
+                    completion.passthrough = true;
+                    completion.complete_now();
                 }
             }
-            Some(Err(e)) => completion.complete(
-                Some(Outcome::Error),
-                Some(format!("response body error: {e}")),
-            ),
+            Some(Err(e)) => {
+                let grpc = completion.grpc.take();
+                completion.complete(
+                    Outcome::Error,
+                    Some(format!("response body error: {e}")),
+                    grpc,
+                );
+            }
             None => {
-                completion.complete(None, None);
+                completion.complete_now();
                 if let Some(pending) = completion.pending.as_mut() {
                     let result = ready!(pending.as_mut().poll(cx));
                     completion.pending = None;

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use audit_core::context::CallContext;
-use audit_core::{Outcome, OverflowPolicy};
+use audit_core::{GrpcStatus, Outcome, OverflowPolicy};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body::Body;
@@ -15,6 +15,7 @@ use tokio::task::futures::TaskLocalFuture;
 
 use super::body::{Completion, ResponseBody};
 use super::recorder::{Capture, Ending, RecordFuture, Recorder};
+use crate::grpc::{self, Protocol, WebTrailers};
 use crate::AuditUser;
 
 pin_project! {
@@ -24,6 +25,8 @@ pin_project! {
         #[pin]
         inner: TaskLocalFuture<CallContext, F>,
         recorder: Option<Recorder>,
+        // The request's protocol, for answering a panic in it.
+        protocol: Protocol,
         correlation: Option<(http::HeaderName, HeaderValue)>,
         // Strict mode: the response, held until its entry is durably written.
         held: Option<Held<B>>,
@@ -34,11 +37,13 @@ impl<F, B> ResponseFuture<F, B> {
     pub(crate) fn new(
         inner: TaskLocalFuture<CallContext, F>,
         recorder: Option<Recorder>,
+        protocol: Protocol,
         correlation: Option<(http::HeaderName, HeaderValue)>,
     ) -> Self {
         ResponseFuture {
             inner,
             recorder,
+            protocol,
             correlation,
             held: None,
         }
@@ -68,17 +73,37 @@ where
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => result,
             Err(panic) => {
-                if let Some(mut recorder) = this.recorder.take() {
-                    recorder.finish_detached(
+                let message = audit_core::panic_message(&*panic);
+                let recorder = this.recorder.take();
+                let protocol = recorder.as_ref().map_or(*this.protocol, |r| r.protocol);
+                let correlation = this.correlation.take();
+                // Answer in the request's protocol: a gRPC client cannot read a plain-text 500.
+                if protocol.is_grpc() {
+                    let status =
+                        GrpcStatus::new(GrpcStatus::INTERNAL, Some("the handler panicked".into()));
+                    if let Some(mut recorder) = recorder {
+                        let mut ending = Ending::bodiless(Some(200), Outcome::Panic, Some(message));
+                        ending.grpc = Some(status.clone());
+                        recorder.finish_detached(ending);
+                    }
+                    let mut response =
+                        grpc::status_response(protocol, &status, ResponseBody::fixed(Bytes::new()));
+                    if let Some((name, value)) = correlation {
+                        response.headers_mut().insert(name, value);
+                    }
+                    return Poll::Ready(Ok(response));
+                }
+                if let Some(mut recorder) = recorder {
+                    recorder.finish_detached(Ending::bodiless(
                         Some(500),
                         Outcome::Panic,
-                        audit_core::panic_message(&*panic),
-                    );
+                        Some(message),
+                    ));
                 }
                 return Poll::Ready(Ok(fixed_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal Server Error",
-                    this.correlation.take(),
+                    correlation,
                 )));
             }
         };
@@ -86,7 +111,11 @@ where
             Ok(response) => response,
             Err(error) => {
                 if let Some(mut recorder) = this.recorder.take() {
-                    recorder.finish_detached(None, Outcome::Error, error.to_string());
+                    recorder.finish_detached(Ending::bodiless(
+                        None,
+                        Outcome::Error,
+                        Some(error.to_string()),
+                    ));
                 }
                 return Poll::Ready(Err(error));
             }
@@ -106,17 +135,30 @@ where
             .extensions()
             .get::<AuditUser>()
             .map(|u| u.0.clone());
+        let headers = response.headers();
+        let header_text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        let content_type = header_text("content-type");
+        let protocol = Protocol::of(content_type.as_deref());
+        let (grpc, response_encoding) = if protocol.is_grpc() {
+            (grpc::status_in(headers), header_text("grpc-encoding"))
+        } else {
+            (None, header_text("content-encoding"))
+        };
         if recorder.config.auditor.overflow() == Some(OverflowPolicy::Strict) {
             // No byte leaves before the entry is durable: record at the response head.
             let status = response.status().as_u16();
-            let ending = Ending {
-                status: Some(status),
-                outcome: Outcome::from_status(status),
-                error: None,
-                response: None,
-                response_type: None,
-                response_user: user,
+            let mut ending = match &grpc {
+                Some(grpc) => Ending::bodiless(Some(status), grpc.outcome(), grpc.error_text()),
+                None => Ending::bodiless(Some(status), Outcome::from_status(status), None),
             };
+            ending.response_user = user;
+            ending.grpc = grpc;
+            ending.response_encoding = response_encoding;
             let Some(mut entry) = recorder.finish(ending) else {
                 return Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, None))));
             };
@@ -134,11 +176,13 @@ where
                 }
             };
         }
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
+        let expected_bytes = response.body().size_hint().exact().or_else(|| {
+            response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        });
         let limit = if recorder.level.captures_response() {
             recorder.config.max_body_bytes
         } else {
@@ -150,6 +194,12 @@ where
             content_type,
             user,
             pending: None,
+            expected_bytes,
+            response_encoding,
+            protocol,
+            web: matches!(protocol, Protocol::GrpcWeb).then(WebTrailers::default),
+            grpc,
+            passthrough: false,
         });
         let (parts, body) = response.into_parts();
         if body.is_end_stream() {

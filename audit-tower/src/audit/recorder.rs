@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use audit_core::context::CallContext;
-use audit_core::{AuditEntry, Outcome, RecordError};
+use audit_core::{AuditEntry, GrpcStatus, Outcome, RecordError};
 use bytes::Buf;
 
 use super::layer::Config;
+use crate::grpc::{Deadline, Protocol};
 use crate::policy::AuditLevel;
 
 pub(crate) type RecordFuture = Pin<Box<dyn Future<Output = Result<(), RecordError>> + Send>>;
@@ -65,6 +66,24 @@ pub(crate) struct Ending<'a> {
     pub response: Option<&'a Capture>,
     pub response_type: Option<&'a str>,
     pub response_user: Option<String>,
+    pub grpc: Option<GrpcStatus>,
+    pub response_encoding: Option<String>,
+}
+
+impl Ending<'_> {
+    /// A call that ended without a response body (a panic, an error, a drop).
+    pub fn bodiless(status: Option<u16>, outcome: Outcome, error: Option<String>) -> Self {
+        Ending {
+            status,
+            outcome,
+            error,
+            response: None,
+            response_type: None,
+            response_user: None,
+            grpc: None,
+            response_encoding: None,
+        }
+    }
 }
 
 /// The entry under construction. Dropped unfinished, it records the call as `cancelled`.
@@ -78,6 +97,10 @@ pub(crate) struct Recorder {
     pub context: CallContext,
     /// The status, once the response head is known (for a cancelled body).
     pub status: Option<u16>,
+    /// The request's protocol: plain HTTP, gRPC or grpc-web.
+    pub protocol: Protocol,
+    /// A gRPC call's deadline (`grpc-timeout`).
+    pub deadline: Option<Deadline>,
 }
 
 impl Recorder {
@@ -112,6 +135,8 @@ impl Recorder {
         if let Some(user) = ending.response_user {
             entry.user = user;
         }
+        entry.grpc = ending.grpc;
+        entry.response_encoding = ending.response_encoding;
         let details = self.context.take();
         if let Some(endpoint) = details.endpoint {
             entry.endpoint = endpoint;
@@ -128,15 +153,7 @@ impl Recorder {
 
     /// Completes a call that ended without a response body (a panic, an error, a drop) and
     /// records it in the background.
-    pub fn finish_detached(&mut self, status: Option<u16>, outcome: Outcome, error: String) {
-        let ending = Ending {
-            status,
-            outcome,
-            error: Some(error),
-            response: None,
-            response_type: None,
-            response_user: None,
-        };
+    pub fn finish_detached(&mut self, ending: Ending<'_>) {
         if let Some(entry) = self.finish(ending) {
             record_detached(self.record(entry));
         }
@@ -145,6 +162,20 @@ impl Recorder {
     /// A future that records `entry` under the auditor's overflow policy.
     pub fn record(&self, entry: AuditEntry) -> RecordFuture {
         Box::pin(self.config.auditor.record_owned(entry))
+    }
+
+    /// How a call cut short ended: by its gRPC deadline if that has passed, else `cancelled`
+    /// with `error`.
+    pub fn cut_short(&self, error: &str) -> Ending<'static> {
+        match self.deadline.as_ref().and_then(Deadline::exceeded) {
+            Some(deadline) => {
+                let mut ending =
+                    Ending::bodiless(self.status, deadline.outcome(), deadline.error_text());
+                ending.grpc = Some(deadline);
+                ending
+            }
+            None => Ending::bodiless(self.status, Outcome::Cancelled, Some(error.to_owned())),
+        }
     }
 }
 
@@ -164,11 +195,11 @@ pub(crate) fn record_detached(future: RecordFuture) {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        let status = self.status;
-        self.finish_detached(
-            status,
-            Outcome::Cancelled,
-            "the client went away before the response was complete".to_owned(),
-        );
+        if self.entry.is_some() {
+            let ending = self.cut_short(
+                "the call was dropped before its response (the client went away, or a timeout outside the layer)",
+            );
+            self.finish_detached(ending);
+        }
     }
 }

@@ -15,6 +15,7 @@ use super::body::{RequestBody, ResponseBody};
 use super::future::ResponseFuture;
 use super::layer::Config;
 use super::recorder::{Capture, Recorder};
+use crate::grpc::{Deadline, Protocol};
 use crate::policy::AuditLevel;
 use crate::{AuditUser, PeerAddr};
 
@@ -61,12 +62,17 @@ where
         let context = CallContext::new();
         let route = matched_route(&req);
         let config = &self.config;
+        let protocol = Protocol::of(
+            req.headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
         let level = config
             .policy
             .level(req.method(), req.uri().path(), route.as_deref());
         if level == AuditLevel::None || !config.auditor.is_enabled() {
             let req = req.map(|body| RequestBody::new(body, None));
-            return ResponseFuture::new(context.scope(self.inner.call(req)), None, None);
+            return ResponseFuture::new(context.scope(self.inner.call(req)), None, protocol, None);
         }
 
         let mut entry = AuditEntry::started_at(String::new(), Timestamp::now());
@@ -151,37 +157,63 @@ where
             request_type,
             context: context.clone(),
             status: None,
+            protocol,
+            deadline: if protocol.is_grpc() {
+                Deadline::of(started, req.headers())
+            } else {
+                None
+            },
         };
         let req = req.map(|body| RequestBody::new(body, Some(capture)));
         ResponseFuture::new(
             context.scope(self.inner.call(req)),
             Some(recorder),
+            protocol,
             correlation,
         )
     }
 }
 
-/// The route template axum matched, when axum routed the request.
+/// The route template axum matched, when axum routed the request; `None` for a fallback,
+/// which has no template (axum names it with an internal wildcard).
 fn matched_route<B>(req: &Request<B>) -> Option<String> {
     #[cfg(feature = "axum")]
     if let Some(path) = req.extensions().get::<axum::extract::MatchedPath>() {
-        return Some(path.as_str().to_owned());
+        let path = path.as_str();
+        if !is_axum_fallback(path) {
+            return Some(path.to_owned());
+        }
     }
     let _ = req;
     None
 }
 
-/// The socket peer: a [`PeerAddr`] extension, or axum's `ConnectInfo<SocketAddr>`.
+/// axum routes fallbacks (`Router::fallback`, `fallback_service`, a nested router's) through
+/// `/{*__private__axum_fallback}` or a route ending in it.
+fn is_axum_fallback(template: &str) -> bool {
+    template.contains("__private__axum_fallback")
+}
+
+/// The socket peer: a [`PeerAddr`] extension, axum's `ConnectInfo<SocketAddr>` or
+/// `MockConnectInfo`, or tonic's `TcpConnectInfo`.
 fn peer_addr<B>(req: &Request<B>) -> Option<SocketAddr> {
-    if let Some(PeerAddr(addr)) = req.extensions().get::<PeerAddr>() {
+    let extensions = req.extensions();
+    if let Some(PeerAddr(addr)) = extensions.get::<PeerAddr>() {
         return Some(*addr);
     }
     #[cfg(feature = "axum")]
-    if let Some(info) = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
     {
-        return Some(info.0);
+        use axum::extract::connect_info::{ConnectInfo, MockConnectInfo};
+        if let Some(info) = extensions.get::<ConnectInfo<SocketAddr>>() {
+            return Some(info.0);
+        }
+        if let Some(info) = extensions.get::<MockConnectInfo<SocketAddr>>() {
+            return Some(info.0);
+        }
+    }
+    #[cfg(feature = "tonic")]
+    if let Some(info) = extensions.get::<tonic::transport::server::TcpConnectInfo>() {
+        return info.remote_addr();
     }
     None
 }
@@ -210,7 +242,14 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_traceparent;
+    use super::{is_axum_fallback, parse_traceparent};
+
+    #[test]
+    fn axum_fallback_templates_are_not_routes() {
+        assert!(is_axum_fallback("/{*__private__axum_fallback}"));
+        assert!(is_axum_fallback("/api/{*__private__axum_fallback}"));
+        assert!(!is_axum_fallback("/api/{*rest}"));
+    }
 
     #[test]
     fn traceparent_is_parsed_strictly() {

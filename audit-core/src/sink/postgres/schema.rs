@@ -41,6 +41,8 @@ pub(crate) const COLUMNS: &[(&str, Type)] = &[
     ("chain_seq", Type::INT8),
     ("chain_prev", Type::TEXT),
     ("chain_hash", Type::TEXT),
+    ("grpc", Type::JSONB),
+    ("response_encoding", Type::TEXT),
 ];
 
 /// The table's column names, in order.
@@ -99,6 +101,7 @@ pub struct RowValues<'a> {
     chain_seq: Option<i64>,
     chain_prev: Option<&'a str>,
     chain_hash: Option<&'a str>,
+    grpc: Option<Json<&'a crate::GrpcStatus>>,
 }
 
 impl<'a> RowValues<'a> {
@@ -128,11 +131,12 @@ impl<'a> RowValues<'a> {
                 .map(|c| i64::try_from(c.seq).unwrap_or(i64::MAX)),
             chain_prev: entry.chain.as_ref().map(|c| c.prev.as_str()),
             chain_hash: entry.chain.as_ref().map(|c| c.hash.as_str()),
+            grpc: entry.grpc.as_ref().map(Json),
         }
     }
 
     /// The values in [`column_names`] order.
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 30] {
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 32] {
         let e = self.entry;
         [
             &e.id,
@@ -166,6 +170,8 @@ impl<'a> RowValues<'a> {
             &self.chain_seq,
             &self.chain_prev,
             &self.chain_hash,
+            &self.grpc,
+            &e.response_encoding,
         ]
     }
 }
@@ -214,6 +220,13 @@ pub fn entry_from_row(row: &Row) -> Result<AuditEntry, tokio_postgres::Error> {
     entry.response_bytes = size("response_bytes")?;
     entry.headers = object(row.try_get::<_, Json<Value>>("headers")?.0);
     entry.fields = object(row.try_get::<_, Json<Value>>("fields")?.0);
+    // Rows written before migration 3 have neither column.
+    entry.grpc = row
+        .try_get::<_, Option<Json<crate::GrpcStatus>>>("grpc")
+        .ok()
+        .flatten()
+        .map(|j| j.0);
+    entry.response_encoding = row.try_get("response_encoding").ok().flatten();
     if let Ok(Some(id)) = row.try_get::<_, Option<Uuid>>("chain_id") {
         entry.chain = Some(Chain {
             id,
@@ -307,6 +320,15 @@ fn migrations(schema: &str, table: &str, partitioning: Option<Partitioning>) -> 
                     ADD COLUMN IF NOT EXISTS chain_prev text,
                     ADD COLUMN IF NOT EXISTS chain_hash text;
                 CREATE INDEX IF NOT EXISTS \"{table}_chain\" ON {t} (chain_id, chain_seq) WHERE chain_id IS NOT NULL;"
+            ),
+        ),
+        // gRPC status and the response body's encoding (nullable: no table rewrite).
+        (
+            3,
+            format!(
+                "ALTER TABLE {t}
+                    ADD COLUMN IF NOT EXISTS grpc jsonb,
+                    ADD COLUMN IF NOT EXISTS response_encoding text;"
             ),
         ),
     ]

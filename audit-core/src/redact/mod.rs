@@ -1,0 +1,509 @@
+//! Redaction of secrets: names (JSON keys, headers, query parameters) compared by their words,
+//! path selectors, value detectors inside any string, and optional pseudonymisation of users.
+
+mod detect;
+mod names;
+mod paths;
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use hmac::{Hmac, Mac};
+use percent_encoding::percent_decode_str;
+use sha2::Sha256;
+
+pub use detect::Detectors;
+pub use names::{
+    normalize as normalize_name, DEFAULT_NON_SECRET_SUFFIXES, DEFAULT_SENSITIVE_NAMES,
+    DEFAULT_SENSITIVE_PAIRS, DEFAULT_SENSITIVE_WORDS,
+};
+pub use paths::{PathError, PathSelector, PathStep};
+
+/// What a redacted value becomes.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Headers whose values are redacted by default besides those whose names are sensitive by
+/// the word rules (`x-api-key`, `x-auth-token`, `cookie` …).
+pub const DEFAULT_SENSITIVE_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "set-cookie"];
+
+/// Query parameters redacted by default besides sensitive names: signed-URL signatures and
+/// credentials.
+pub const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
+    "AWSAccessKeyId",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "Signature",
+    "sig",
+    "X-Goog-Signature",
+    "X-Goog-Credential",
+    "code",
+];
+
+/// Which values never reach the log.
+///
+/// On by default. A name (JSON key at any depth, header, query parameter) is sensitive when,
+/// split into words across `snake_case`, `kebab-case`, `camelCase`, `PascalCase` and dotted
+/// forms (after Unicode NFKC normalisation and case folding), it holds a sensitive word
+/// ([`DEFAULT_SENSITIVE_WORDS`]), an adjacent sensitive pair or its one-word compound
+/// ([`DEFAULT_SENSITIVE_PAIRS`]), or is one of [`DEFAULT_SENSITIVE_NAMES`]; unless its last
+/// word says it describes a secret rather than holds one ([`DEFAULT_NON_SECRET_SUFFIXES`]:
+/// `token_count`, `password_changed_at`). Path selectors ([`Redaction::path`]) add places
+/// names cannot express, and value [`Detectors`] redact JWTs, `Bearer`/`Basic` credentials,
+/// PEM private keys and card numbers inside any string.
+///
+/// ```
+/// use audit_core::Redaction;
+///
+/// let redaction = Redaction::default().key("national_id").header("x-session");
+/// assert!(redaction.is_sensitive_key("National-ID"));
+/// assert!(redaction.is_sensitive_key("clientSecret"));
+/// assert!(!redaction.is_sensitive_key("tokens_used"));
+/// assert_eq!(redaction.query("q=rust&API_KEY=abc"), "q=rust&API_KEY=[REDACTED]");
+/// ```
+#[derive(Clone)]
+pub struct Redaction {
+    enabled: bool,
+    headers: Vec<String>,
+    vocabulary: names::Vocabulary,
+    query_params: Vec<String>,
+    paths: Vec<PathSelector>,
+    detectors: Detectors,
+    user_key: Option<Vec<u8>>,
+}
+
+impl Default for Redaction {
+    fn default() -> Self {
+        let lower = |names: &[&str]| names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        Redaction {
+            enabled: true,
+            headers: lower(DEFAULT_SENSITIVE_HEADERS),
+            vocabulary: names::Vocabulary::default(),
+            query_params: lower(DEFAULT_SENSITIVE_QUERY_PARAMS),
+            paths: Vec::new(),
+            detectors: Detectors::default(),
+            user_key: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Redaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redaction")
+            .field("enabled", &self.enabled)
+            .field("headers", &self.headers)
+            .field("vocabulary", &self.vocabulary)
+            .field("query_params", &self.query_params)
+            .field("paths", &self.paths)
+            .field("detectors", &self.detectors)
+            // Never print the HMAC key.
+            .field("pseudonymize_users", &self.user_key.is_some())
+            .finish()
+    }
+}
+
+fn contains_ignore_case(names: &[String], candidate: &str) -> bool {
+    names
+        .iter()
+        .any(|name| name.eq_ignore_ascii_case(candidate))
+}
+
+impl Redaction {
+    /// No redaction at all (for tests or fully trusted stores). Pseudonymisation, if set later, still applies.
+    pub fn disabled() -> Self {
+        Redaction {
+            enabled: false,
+            ..Redaction::default()
+        }
+    }
+
+    /// Also redacts the value of header `name`.
+    #[must_use]
+    pub fn header(mut self, name: &str) -> Self {
+        self.headers.push(name.to_ascii_lowercase());
+        self
+    }
+
+    /// Also redacts values under the name `name` (JSON keys at any depth, headers, query
+    /// parameters), compared by words: `.key("national_id")` also matches `nationalId`.
+    #[must_use]
+    pub fn key(mut self, name: &str) -> Self {
+        self.vocabulary.names.push(normalize_name(name));
+        self
+    }
+
+    /// Also redacts query parameter `name` (only in query strings and form bodies; compared
+    /// exactly, ignoring ASCII case).
+    #[must_use]
+    pub fn query_param(mut self, name: &str) -> Self {
+        self.query_params.push(name.to_ascii_lowercase());
+        self
+    }
+
+    /// Also treats `word` as sensitive wherever it stands in a name (`.word("pin")` matches
+    /// `card_pin`, `pinCode`).
+    #[must_use]
+    pub fn word(mut self, word: &str) -> Self {
+        self.vocabulary.words.push(normalize_name(word));
+        self
+    }
+
+    /// Also treats the adjacent words `first`, `second` (and their compound) as sensitive.
+    #[must_use]
+    pub fn word_pair(mut self, first: &str, second: &str) -> Self {
+        self.vocabulary
+            .pairs
+            .push((normalize_name(first), normalize_name(second)));
+        self
+    }
+
+    /// Never redacts values under the name `name` by the word rules (a field your application
+    /// knows is harmless, such as `token_id`); path selectors and value detectors still apply.
+    #[must_use]
+    pub fn allow_key(mut self, name: &str) -> Self {
+        self.vocabulary.allowed.push(normalize_name(name));
+        self
+    }
+
+    /// Removes `word` from the sensitive words, pairs and names (`.without_word("signature")`
+    /// when your documents carry public signatures).
+    #[must_use]
+    pub fn without_word(mut self, word: &str) -> Self {
+        let word = normalize_name(word);
+        let v = &mut self.vocabulary;
+        v.words.retain(|w| *w != word);
+        v.names.retain(|w| *w != word);
+        v.pairs.retain(|(a, b)| *a != word && *b != word);
+        self
+    }
+
+    /// Also redacts the value at a path selector, in the style of pino's `redact`: keys joined
+    /// by dots, `*` for any one key or index, `**` for any depth, `[N]`, `[*]`, `["a.b"]`.
+    /// Paths start at the body (`request`, `response_summary`) or, for a recorded function,
+    /// at its arguments.
+    ///
+    /// ```
+    /// use audit_core::{Redaction, Scrubber, SummaryLimits};
+    /// use serde_json::json;
+    ///
+    /// let redaction = Redaction::default().path("user.addresses[*].street")?;
+    /// let scrubber = Scrubber::new(SummaryLimits::default(), redaction);
+    /// let body = json!({"user": {"addresses": [{"street": "1 Main St", "city": "Oslo"}]}});
+    /// assert_eq!(
+    ///     scrubber.object(body),
+    ///     json!({"user": {"addresses": [{"street": "[REDACTED]", "city": "Oslo"}]}})
+    /// );
+    /// # Ok::<(), audit_core::PathError>(())
+    /// ```
+    pub fn path(mut self, selector: &str) -> Result<Self, PathError> {
+        self.paths.push(PathSelector::parse(selector)?);
+        Ok(self)
+    }
+
+    /// Which value detectors run (all by default).
+    #[must_use]
+    pub fn detectors(mut self, detectors: Detectors) -> Self {
+        self.detectors = detectors;
+        self
+    }
+
+    /// Replaces every `user` except `anonymous` by a keyed HMAC-SHA256 pseudonym
+    /// (`hmac:` and 32 hex digits), so per-user analytics survive without storing identities.
+    /// Keep the key secret and stable: the same user maps to the same pseudonym only under the same key.
+    #[must_use]
+    pub fn pseudonymize_users(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.user_key = Some(key.into());
+        self
+    }
+
+    /// Whether redaction of names, paths and values is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Whether the value under the name `key` must be redacted.
+    pub fn is_sensitive_key(&self, key: &str) -> bool {
+        self.enabled && self.vocabulary.is_sensitive(key)
+    }
+
+    /// Whether path selectors are configured (the summariser tracks paths only then).
+    pub fn has_paths(&self) -> bool {
+        self.enabled && !self.paths.is_empty()
+    }
+
+    /// Whether a path selector selects the value at `path`.
+    pub fn is_sensitive_path(&self, path: &[PathStep<'_>]) -> bool {
+        self.enabled && self.paths.iter().any(|p| p.matches(path))
+    }
+
+    /// `text` with the secrets the detectors recognise replaced by [`REDACTED`].
+    pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.enabled {
+            self.detectors.scrub(text)
+        } else {
+            Cow::Borrowed(text)
+        }
+    }
+
+    /// Whether the value of header `name` must be redacted whole. Pass `marked_sensitive` from
+    /// `http::HeaderValue::is_sensitive`.
+    pub fn is_sensitive_header(&self, name: &str, marked_sensitive: bool) -> bool {
+        self.enabled
+            && (marked_sensitive
+                || contains_ignore_case(&self.headers, name)
+                || self.vocabulary.is_sensitive(name))
+    }
+
+    /// The header value to log: [`REDACTED`] for a sensitive header, else the value with
+    /// detected secrets redacted.
+    pub fn header_value<'a>(
+        &self,
+        name: &str,
+        value: &'a str,
+        marked_sensitive: bool,
+    ) -> Cow<'a, str> {
+        if self.is_sensitive_header(name, marked_sensitive) {
+            Cow::Borrowed(REDACTED)
+        } else {
+            self.text(value)
+        }
+    }
+
+    fn is_sensitive_query_param(&self, name: &str) -> bool {
+        self.enabled
+            && (self.vocabulary.is_sensitive(name)
+                || contains_ignore_case(&self.query_params, name))
+    }
+
+    /// The query string (or `application/x-www-form-urlencoded` body) with the values of
+    /// sensitive parameters replaced by [`REDACTED`] and detected secrets redacted in the
+    /// others. Names are percent-decoded before comparison; everything else is kept as sent.
+    pub fn query<'a>(&self, query: &'a str) -> Cow<'a, str> {
+        if !self.enabled {
+            return Cow::Borrowed(query);
+        }
+        let name_of = |pair: &'a str| pair.split_once('=').map_or(pair, |(name, _)| name);
+        let sensitive = |pair: &str| {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            let name = name.replace('+', " ");
+            let decoded = percent_decode_str(&name).decode_utf8_lossy();
+            self.is_sensitive_query_param(&decoded)
+        };
+        let scrub_value = |pair: &'a str| -> Cow<'a, str> {
+            let Some((_, value)) = pair.split_once('=') else {
+                return Cow::Borrowed(pair);
+            };
+            let decoded = percent_decode_str(value)
+                .decode_utf8_lossy()
+                .replace('+', " ");
+            match self.detectors.scrub(&decoded) {
+                Cow::Borrowed(_) => Cow::Borrowed(pair),
+                Cow::Owned(_) => Cow::Owned(format!("{}={REDACTED}", name_of(pair))),
+            }
+        };
+        let changed = query
+            .split('&')
+            .any(|pair| sensitive(pair) || matches!(scrub_value(pair), Cow::Owned(_)));
+        if !changed {
+            return Cow::Borrowed(query);
+        }
+        let mut out = String::with_capacity(query.len());
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            if sensitive(pair) {
+                out.push_str(name_of(pair));
+                out.push('=');
+                out.push_str(REDACTED);
+            } else {
+                out.push_str(&scrub_value(pair));
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// The user to log: pseudonymised when a key is set, `anonymous` kept as it is.
+    pub fn user<'a>(&self, user: &'a str) -> Cow<'a, str> {
+        match &self.user_key {
+            Some(key) if user != crate::entry::ANONYMOUS => Cow::Owned(pseudonym(key, user)),
+            _ => Cow::Borrowed(user),
+        }
+    }
+
+    /// Whether users are pseudonymised.
+    pub fn pseudonymizes_users(&self) -> bool {
+        self.user_key.is_some()
+    }
+}
+
+fn pseudonym(key: &[u8], user: &str) -> String {
+    // HMAC accepts keys of any length, so this cannot fail; fall back to hashing defensively.
+    let digest = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(user.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+        Err(_) => {
+            use sha2::Digest;
+            Sha256::digest([key, user.as_bytes()].concat()).to_vec()
+        }
+    };
+    let mut out = String::with_capacity(5 + 32);
+    out.push_str("hmac:");
+    for byte in &digest[..16] {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// A connection URL with its password replaced by [`REDACTED`], for messages and displays.
+///
+/// ```
+/// use audit_core::url_without_password;
+///
+/// assert_eq!(url_without_password("postgres://u:secret@h/db"), "postgres://u:[REDACTED]@h/db");
+/// assert_eq!(url_without_password("postgres://u@h/db"), "postgres://u@h/db");
+/// ```
+pub fn url_without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:{REDACTED}{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_headers_are_redacted_case_insensitively() {
+        let r = Redaction::default();
+        for name in [
+            "Authorization",
+            "proxy-authorization",
+            "COOKIE",
+            "set-cookie",
+            "X-Api-Key",
+            "X-Auth-Token",
+            "x-csrf-token",
+            "X-Amz-Security-Token",
+        ] {
+            assert_eq!(
+                r.header_value(name, "secret-value", false),
+                REDACTED,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            r.header_value("content-type", "application/json", false),
+            "application/json"
+        );
+        assert_eq!(
+            r.header_value("x-debug", "Bearer abcdefghijklmnop0123", false),
+            "Bearer [REDACTED]"
+        );
+        assert_eq!(r.header_value("x-custom", "v", true), REDACTED);
+        assert_eq!(
+            Redaction::disabled().header_value("cookie", "a=b", true),
+            "a=b"
+        );
+    }
+
+    #[test]
+    fn default_words_and_pairs_are_sensitive_in_every_style() {
+        let r = Redaction::default();
+        for word in DEFAULT_SENSITIVE_WORDS {
+            for name in [
+                word.to_string(),
+                word.to_ascii_uppercase(),
+                format!("new_{word}"),
+                format!("x-{word}"),
+            ] {
+                assert!(r.is_sensitive_key(&name), "{name}");
+            }
+        }
+        for (a, b) in DEFAULT_SENSITIVE_PAIRS {
+            for name in [
+                format!("{a}_{b}"),
+                format!("{a}-{b}"),
+                format!("{a}{}", b.to_ascii_uppercase()),
+                format!("{a}{b}"),
+            ] {
+                assert!(r.is_sensitive_key(&name), "{name}");
+            }
+        }
+        assert!(!r.is_sensitive_key("username"));
+        assert!(!r.is_sensitive_key("tokens_used"));
+        assert!(!Redaction::disabled().is_sensitive_key("password"));
+    }
+
+    #[test]
+    fn the_vocabulary_can_grow_and_shrink() {
+        let r = Redaction::default()
+            .word("pin")
+            .word_pair("national", "id")
+            .allow_key("token_id")
+            .without_word("signature");
+        assert!(r.is_sensitive_key("card_pin"));
+        assert!(r.is_sensitive_key("nationalId"));
+        assert!(!r.is_sensitive_key("tokenId"));
+        assert!(r.is_sensitive_key("token"));
+        assert!(!r.is_sensitive_key("signature"));
+        assert!(Redaction::default().is_sensitive_key("signature"));
+    }
+
+    #[test]
+    fn query_parameters_are_redacted() {
+        let r = Redaction::default();
+        assert_eq!(r.query("a=1&b=2"), "a=1&b=2");
+        assert!(matches!(r.query("a=1&b=2"), Cow::Borrowed(_)));
+        assert_eq!(
+            r.query("X-Goog-Signature=abc&page=2&Signature=zz&AWSAccessKeyId=AK"),
+            "X-Goog-Signature=[REDACTED]&page=2&Signature=[REDACTED]&AWSAccessKeyId=[REDACTED]"
+        );
+        assert_eq!(r.query("api%5Fkey=abc&x"), "api%5Fkey=[REDACTED]&x");
+        assert_eq!(r.query("password"), "password=[REDACTED]");
+        assert_eq!(r.query("sig=1&sig=2"), "sig=[REDACTED]&sig=[REDACTED]");
+        assert_eq!(r.query(""), "");
+        assert_eq!(
+            r.query("clientSecret=x&client-id=y"),
+            "clientSecret=[REDACTED]&client-id=y"
+        );
+        assert_eq!(
+            r.query("note=Bearer+abcdefghijklmnop0123&page=1"),
+            "note=[REDACTED]&page=1"
+        );
+    }
+
+    #[test]
+    fn custom_names_extend_the_defaults() {
+        let r = Redaction::default()
+            .key("pin")
+            .header("x-session")
+            .query_param("code");
+        assert!(r.is_sensitive_key("PIN"));
+        assert!(r.is_sensitive_header("X-Session", false));
+        assert_eq!(r.query("code=1&pin=2"), "code=[REDACTED]&pin=[REDACTED]");
+        assert!(!r.is_sensitive_key("code"));
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_keyed_and_keep_anonymous() {
+        let r = Redaction::default().pseudonymize_users("k1");
+        let a = r.user("alice").into_owned();
+        assert_eq!(a, r.user("alice"));
+        assert!(a.starts_with("hmac:") && a.len() == 37, "{a}");
+        assert_ne!(a, r.user("bob"));
+        assert_ne!(
+            a,
+            Redaction::default().pseudonymize_users("k2").user("alice")
+        );
+        assert_eq!(r.user("anonymous"), "anonymous");
+        assert_eq!(Redaction::default().user("alice"), "alice");
+        assert!(!format!("{r:?}").contains("k1"));
+    }
+}
