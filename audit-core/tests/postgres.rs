@@ -143,7 +143,7 @@ async fn two_concurrent_starters_create_the_table_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(migrations, 2);
+    assert_eq!(migrations, 3);
     let indexes: Vec<String> = client
         .query("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'audit_log' ORDER BY 1", &[&schema.name])
         .await

@@ -130,10 +130,10 @@ impl Vocabulary {
     /// Whether `name` names a secret.
     pub fn is_sensitive(&self, name: &str) -> bool {
         let normal = normalize(name);
-        if self.allowed.iter().any(|n| *n == normal) {
+        if self.allowed.contains(&normal) {
             return false;
         }
-        if self.names.iter().any(|n| *n == normal) {
+        if self.names.contains(&normal) {
             return true;
         }
         let words: Vec<&str> = normal.split('_').filter(|w| !w.is_empty()).collect();
