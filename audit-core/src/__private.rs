@@ -300,6 +300,9 @@ impl Call {
                     entry.correlation_id = details.correlation_id;
                 }
                 entry.fields.extend(details.fields);
+                if let Some(error) = entry.error.take() {
+                    entry.error = Some(auditor.scrubber().redaction.text(&error).into_owned());
+                }
                 // Queued without waiting: the call's own result is not held up by auditing.
                 let entry = match auditor.try_record(*entry) {
                     Ok(()) => return,

@@ -30,16 +30,30 @@
 //! Apply it with `Router::layer` so that axum's `MatchedPath` (the route template) is known;
 //! wrapping the whole router from outside (`ServiceBuilder` around `Router`) still works, with
 //! the path as the endpoint. For the client's address, serve with
-//! `into_make_service_with_connect_info::<SocketAddr>()`.
+//! `into_make_service_with_connect_info::<SocketAddr>()`. [`AuditRouterExt::audited`] does
+//! the same as `Router::layer` and fails to compile when the router comes from another axum
+//! version than the layer's (then `route` would be null in every entry).
+//!
+//! ## gRPC (tonic)
+//! `Server::builder().layer(AuditLayer::new(auditor))`: one entry per RPC, unary or streaming,
+//! grpc-web included. The entry's `grpc` field holds `grpc-status`/`grpc-message` wherever
+//! they travel (response head, trailers, grpc-web trailer frame) and decides the outcome; the
+//! HTTP status stays as sent (200). A call past its `grpc-timeout` is `DEADLINE_EXCEEDED`; a
+//! handler panic is answered with `INTERNAL`; the peer comes from tonic's `TcpConnectInfo`
+//! (feature `tonic`); health checks and reflection are not audited by default.
 #![warn(missing_docs)]
 
 mod audit;
 mod extract;
 mod grpc;
 mod policy;
+#[cfg(feature = "axum")]
+mod router;
 
 pub use audit::{AuditLayer, AuditService, RequestBody, ResponseBody, ResponseFuture};
 #[cfg(feature = "axum")]
 pub use extract::AuditCall;
 pub use extract::{AuditUser, PeerAddr};
 pub use policy::{AuditLevel, AuditPolicy, HeaderPolicy, Rule, GRPC_INFRASTRUCTURE_SERVICES};
+#[cfg(feature = "axum")]
+pub use router::AuditRouterExt;

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use audit_core::Outcome;
-use audit_tower::AuditLayer;
+use audit_tower::{AuditLayer, AuditRouterExt};
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::response::sse::{Event, Sse};
@@ -101,8 +101,7 @@ async fn a_client_that_leaves_early_is_cancelled() {
             "/sized",
             get(|| async {
                 // Announces 1 MB, sends 64 KiB, then stalls.
-                let head =
-                    futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from(vec![
+                let head = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from(vec![
                         b'z';
                         65536
                     ]))]);
@@ -176,7 +175,7 @@ async fn axums_internal_fallback_template_is_not_a_route() {
     let (auditor, sink) = auditor();
     let internal = Router::new()
         .route("/{*__private__axum_fallback}", get(|| async { "fallback" }))
-        .layer(AuditLayer::new(auditor));
+        .audited(AuditLayer::new(auditor));
     let addr = serve(internal).await;
     send(&client, get_req(addr, "/anything")).await;
     let entry = entries(&sink, 1).await.remove(0);

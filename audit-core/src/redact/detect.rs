@@ -91,17 +91,18 @@ impl Detectors {
     /// `text` with every detected secret replaced by [`REDACTED`] (for `Bearer`/`Basic`, the
     /// credential after the scheme); borrowed when nothing was found.
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let hints = Hints::of(text.as_bytes());
         let mut found: Vec<Range<usize>> = Vec::new();
-        if self.pem_private_keys {
+        if self.pem_private_keys && hints.dashes {
             pem_keys(text, &mut found);
         }
-        if self.jwt {
+        if self.jwt && hints.jwt {
             jwts(text, &mut found);
         }
-        if self.auth_schemes {
+        if self.auth_schemes && hints.scheme {
             auth_credentials(text, &mut found);
         }
-        if self.card_numbers {
+        if self.card_numbers && hints.digits >= 13 {
             cards(text, &mut found);
         }
         if found.is_empty() {
@@ -121,6 +122,40 @@ impl Detectors {
         }
         out.push_str(&text[at..]);
         Cow::Owned(out)
+    }
+}
+
+/// What one pass over the bytes says may be there, so that a string holding none of the
+/// secrets' marks (nearly every string) costs one scan.
+struct Hints {
+    jwt: bool,
+    dashes: bool,
+    scheme: bool,
+    digits: usize,
+}
+
+impl Hints {
+    fn of(bytes: &[u8]) -> Hints {
+        let mut hints = Hints {
+            jwt: false,
+            dashes: false,
+            scheme: false,
+            digits: 0,
+        };
+        let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'0'..=b'9' => hints.digits += 1,
+                b'J' => hints.jwt |= i >= 2 && bytes[i - 2] == b'e' && bytes[i - 1] == b'y',
+                b'-' => hints.dashes |= at(i + 4) == b'-' && bytes[i..i + 5] == *b"-----",
+                b'b' | b'B' => {
+                    let next = at(i + 1) | 0x20;
+                    hints.scheme |= (next == b'e' || next == b'a') && i + 5 <= bytes.len();
+                }
+                _ => {}
+            }
+        }
+        hints
     }
 }
 
@@ -276,12 +311,16 @@ fn cards(text: &str, found: &mut Vec<Range<usize>>) {
             continue;
         }
         let start = i;
-        let mut digits = Vec::with_capacity(19);
+        let mut digits = [0u8; 19];
+        let mut count = 0;
         let mut end = i;
         while i < bytes.len() {
             let b = bytes[i];
             if b.is_ascii_digit() {
-                digits.push(b - b'0');
+                if count < digits.len() {
+                    digits[count] = b - b'0';
+                }
+                count += 1;
                 i += 1;
                 end = i;
             } else if (b == b' ' || b == b'-')
@@ -294,10 +333,10 @@ fn cards(text: &str, found: &mut Vec<Range<usize>>) {
             }
         }
         let touches = end < bytes.len() && bytes[end].is_ascii_alphanumeric();
-        if (13..=19).contains(&digits.len())
+        if (13..=19).contains(&count)
             && (2..=6).contains(&digits[0])
             && !touches
-            && luhn(&digits)
+            && luhn(&digits[..count])
         {
             found.push(start..end);
         }

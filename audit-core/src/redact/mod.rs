@@ -128,7 +128,7 @@ impl Redaction {
     /// parameters), compared by words: `.key("national_id")` also matches `nationalId`.
     #[must_use]
     pub fn key(mut self, name: &str) -> Self {
-        self.vocabulary.names.push(normalize_name(name));
+        self.vocabulary.add_name(name);
         self
     }
 
@@ -144,16 +144,14 @@ impl Redaction {
     /// `card_pin`, `pinCode`).
     #[must_use]
     pub fn word(mut self, word: &str) -> Self {
-        self.vocabulary.words.push(normalize_name(word));
+        self.vocabulary.add_word(word);
         self
     }
 
     /// Also treats the adjacent words `first`, `second` (and their compound) as sensitive.
     #[must_use]
     pub fn word_pair(mut self, first: &str, second: &str) -> Self {
-        self.vocabulary
-            .pairs
-            .push((normalize_name(first), normalize_name(second)));
+        self.vocabulary.add_pair(first, second);
         self
     }
 
@@ -161,7 +159,7 @@ impl Redaction {
     /// knows is harmless, such as `token_id`); path selectors and value detectors still apply.
     #[must_use]
     pub fn allow_key(mut self, name: &str) -> Self {
-        self.vocabulary.allowed.push(normalize_name(name));
+        self.vocabulary.allow(name);
         self
     }
 
@@ -169,11 +167,7 @@ impl Redaction {
     /// when your documents carry public signatures).
     #[must_use]
     pub fn without_word(mut self, word: &str) -> Self {
-        let word = normalize_name(word);
-        let v = &mut self.vocabulary;
-        v.words.retain(|w| *w != word);
-        v.names.retain(|w| *w != word);
-        v.pairs.retain(|(a, b)| *a != word && *b != word);
+        self.vocabulary.remove_word(word);
         self
     }
 

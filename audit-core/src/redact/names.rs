@@ -99,21 +99,34 @@ const SENSITIVE_INFIXES: &[&str] = &[
 ];
 
 /// The vocabulary one [`Redaction`](super::Redaction) compares names with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Vocabulary {
-    pub words: Vec<String>,
-    pub pairs: Vec<(String, String)>,
+    words: Vec<String>,
+    pairs: Vec<(String, String)>,
     /// Whole names (normalised), sensitive on their own.
-    pub names: Vec<String>,
+    names: Vec<String>,
     /// Whole names (normalised) that are never sensitive, whatever their words.
-    pub allowed: Vec<String>,
-    pub non_secret_suffixes: Vec<String>,
+    allowed: Vec<String>,
+    non_secret_suffixes: Vec<String>,
+    index: Index,
+}
+
+impl std::fmt::Debug for Vocabulary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vocabulary")
+            .field("words", &self.words)
+            .field("pairs", &self.pairs)
+            .field("names", &self.names)
+            .field("allowed", &self.allowed)
+            .field("non_secret_suffixes", &self.non_secret_suffixes)
+            .finish()
+    }
 }
 
 impl Default for Vocabulary {
     fn default() -> Self {
         let owned = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect();
-        Vocabulary {
+        let mut vocabulary = Vocabulary {
             words: owned(DEFAULT_SENSITIVE_WORDS),
             pairs: DEFAULT_SENSITIVE_PAIRS
                 .iter()
@@ -122,48 +135,244 @@ impl Default for Vocabulary {
             names: owned(DEFAULT_SENSITIVE_NAMES),
             allowed: Vec::new(),
             non_secret_suffixes: owned(DEFAULT_NON_SECRET_SUFFIXES),
+            index: Index::default(),
+        };
+        vocabulary.reindex();
+        vocabulary
+    }
+}
+
+/// Strings grouped by their first byte, so a word is compared only with the entries that
+/// start as it does (one or two, not the whole list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ByFirstByte<T> {
+    entries: Vec<T>,
+    ranges: Vec<(u16, u16)>,
+}
+
+impl<T> Default for ByFirstByte<T> {
+    fn default() -> Self {
+        ByFirstByte {
+            entries: Vec::new(),
+            ranges: vec![(0, 0); 256],
         }
     }
 }
 
+impl<T: Clone> ByFirstByte<T> {
+    fn new(items: &[T], key: impl Fn(&T) -> u8) -> Self {
+        let mut entries = items.to_vec();
+        entries.sort_by_key(&key);
+        let mut ranges = vec![(0u16, 0u16); 256];
+        for (i, item) in entries.iter().enumerate() {
+            let i = u16::try_from(i).unwrap_or(u16::MAX);
+            let range = &mut ranges[usize::from(key(item))];
+            if range.0 == range.1 {
+                *range = (i, i);
+            }
+            range.1 = i.saturating_add(1);
+        }
+        ByFirstByte { entries, ranges }
+    }
+
+    fn starting_with(&self, byte: u8) -> &[T] {
+        let (start, end) = self.ranges[usize::from(byte)];
+        self.entries
+            .get(usize::from(start)..usize::from(end))
+            .unwrap_or_default()
+    }
+}
+
+/// A pair of adjacent words, as bytes.
+type Pair = (Box<[u8]>, Box<[u8]>);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Index {
+    words: ByFirstByte<Box<[u8]>>,
+    infixes: ByFirstByte<&'static [u8]>,
+    pairs_by_first: ByFirstByte<Pair>,
+    pairs_by_second: ByFirstByte<Pair>,
+}
+
+fn first(bytes: &[u8]) -> u8 {
+    bytes.first().copied().unwrap_or(0)
+}
+
 impl Vocabulary {
+    fn reindex(&mut self) {
+        let bytes = |s: &String| s.as_bytes().to_vec().into_boxed_slice();
+        let words: Vec<Box<[u8]>> = self.words.iter().map(bytes).collect();
+        let pairs: Vec<Pair> = self
+            .pairs
+            .iter()
+            .map(|(a, b)| (bytes(a), bytes(b)))
+            .collect();
+        let infixes: Vec<&'static [u8]> = SENSITIVE_INFIXES.iter().map(|s| s.as_bytes()).collect();
+        self.index = Index {
+            words: ByFirstByte::new(&words, |w| first(w)),
+            infixes: ByFirstByte::new(&infixes, |w| first(w)),
+            pairs_by_first: ByFirstByte::new(&pairs, |(a, _)| first(a)),
+            pairs_by_second: ByFirstByte::new(&pairs, |(_, b)| first(b)),
+        };
+    }
+
+    /// Adds a whole name.
+    pub fn add_name(&mut self, name: &str) {
+        self.names.push(normalize(name));
+    }
+
+    /// Adds a word.
+    pub fn add_word(&mut self, word: &str) {
+        self.words.push(normalize(word));
+        self.reindex();
+    }
+
+    /// Adds a pair of adjacent words.
+    pub fn add_pair(&mut self, first: &str, second: &str) {
+        self.pairs.push((normalize(first), normalize(second)));
+        self.reindex();
+    }
+
+    /// Allows a whole name.
+    pub fn allow(&mut self, name: &str) {
+        self.allowed.push(normalize(name));
+    }
+
+    /// Removes a word from the words, names and pairs.
+    pub fn remove_word(&mut self, word: &str) {
+        let word = normalize(word);
+        self.words.retain(|w| *w != word);
+        self.names.retain(|w| *w != word);
+        self.pairs.retain(|(a, b)| *a != word && *b != word);
+        self.reindex();
+    }
+
     /// Whether `name` names a secret.
     pub fn is_sensitive(&self, name: &str) -> bool {
-        let normal = normalize(name);
-        if self.allowed.contains(&normal) {
+        with_normalized(name, |normal| self.is_sensitive_normal(normal))
+    }
+
+    /// Runs for every key of every body: bytes, and only the entries that start with the
+    /// word's first byte, keep it to a few hundred instructions for an ordinary name.
+    fn is_sensitive_normal(&self, normal: &[u8]) -> bool {
+        if normal.is_empty() || self.allowed.iter().any(|n| eq(n.as_bytes(), normal)) {
             return false;
         }
-        if self.names.contains(&normal) {
+        if self.names.iter().any(|n| eq(n.as_bytes(), normal)) {
             return true;
         }
-        let words: Vec<&str> = normal.split('_').filter(|w| !w.is_empty()).collect();
-        let Some(last) = words.last() else {
-            return false;
-        };
-        if words.len() > 1 && self.non_secret_suffixes.iter().any(|s| s == last) {
-            return false;
+        if let Some(last_start) = normal.iter().rposition(|&b| b == b'_') {
+            let last = &normal[last_start + 1..];
+            if self
+                .non_secret_suffixes
+                .iter()
+                .any(|s| eq(s.as_bytes(), last))
+            {
+                return false;
+            }
         }
-        let word_hit = words.iter().any(|word| {
-            self.words.iter().any(|w| w == word)
-                || SENSITIVE_INFIXES.iter().any(|part| word.contains(part))
-                || self.pairs.iter().any(|(a, b)| {
-                    word.len() == a.len() + b.len()
-                        && word.starts_with(a.as_str())
-                        && word.ends_with(b.as_str())
+        let index = &self.index;
+        let mut previous: &[u8] = &[];
+        for word in normal.split(|&b| b == b'_') {
+            let Some(&head) = word.first() else {
+                continue;
+            };
+            if index.words.starting_with(head).iter().any(|w| eq(w, word)) {
+                return true;
+            }
+            if word.len() >= 6
+                && (0..=word.len() - 6).any(|i| {
+                    index
+                        .infixes
+                        .starting_with(word[i])
+                        .iter()
+                        .any(|part| word[i..].starts_with(part))
                 })
-        });
-        word_hit
-            || words.windows(2).any(|pair| {
-                self.pairs
-                    .iter()
-                    .any(|(a, b)| pair[0] == a.as_str() && pair[1] == b.as_str())
-            })
+            {
+                return true;
+            }
+            let compound = index
+                .pairs_by_first
+                .starting_with(head)
+                .iter()
+                .any(|(a, b)| {
+                    word.len() == a.len() + b.len() && word.starts_with(a) && word.ends_with(b)
+                });
+            let pair = index
+                .pairs_by_second
+                .starting_with(head)
+                .iter()
+                .any(|(a, b)| eq(b, word) && eq(a, previous));
+            if compound || pair {
+                return true;
+            }
+            previous = word;
+        }
+        false
     }
+}
+
+/// Byte equality that rejects on length and first byte before comparing the rest.
+#[inline]
+fn eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.first() == b.first() && a == b
+}
+
+/// Calls `f` with the normalised name; ASCII names up to 64 bytes (nearly all) are normalised
+/// on the stack.
+pub(crate) fn with_normalized<R>(name: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    let bytes = name.as_bytes();
+    // Already normal (lower-case snake_case, the most common JSON key): no copy.
+    let plain = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_';
+    if bytes.iter().all(plain)
+        && bytes.first() != Some(&b'_')
+        && bytes.last() != Some(&b'_')
+        && !bytes.windows(2).any(|w| w == b"__")
+    {
+        return f(bytes);
+    }
+    if name.len() <= 64 && name.is_ascii() {
+        let mut buf = [0u8; 128];
+        let len = normalize_ascii(name.as_bytes(), &mut buf);
+        return f(&buf[..len]);
+    }
+    f(normalize(name).as_bytes())
+}
+
+/// [`normalize`] for ASCII: at most two output bytes per input byte.
+fn normalize_ascii(name: &[u8], out: &mut [u8; 128]) -> usize {
+    let mut len = 0;
+    let mut boundary = false;
+    for (i, &c) in name.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            boundary = true;
+            continue;
+        }
+        let camel = c.is_ascii_uppercase()
+            && i > 0
+            && (name[i - 1].is_ascii_lowercase()
+                || name[i - 1].is_ascii_digit()
+                || (name[i - 1].is_ascii_uppercase()
+                    && name.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
+        if (boundary || camel) && len > 0 {
+            out[len] = b'_';
+            len += 1;
+        }
+        boundary = false;
+        out[len] = c.to_ascii_lowercase();
+        len += 1;
+    }
+    len
 }
 
 /// The name as lower-case words joined by `_`: `X-Api-Key` → `x_api_key`, `clientSecret` →
 /// `client_secret`, `APIKey` → `api_key`, `ＰＡＳＳＷＯＲＤ` → `password`.
 pub fn normalize(name: &str) -> String {
+    if name.len() <= 64 && name.is_ascii() {
+        let mut buf = [0u8; 128];
+        let len = normalize_ascii(name.as_bytes(), &mut buf);
+        return String::from_utf8_lossy(&buf[..len]).into_owned();
+    }
     let folded: Cow<'_, str> = if name.is_ascii() {
         Cow::Borrowed(name)
     } else {

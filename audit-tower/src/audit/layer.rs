@@ -42,6 +42,9 @@ pub(crate) struct Config {
     pub auditor: Auditor,
     pub policy: AuditPolicy,
     pub headers: HeaderPolicy,
+    /// For an allow-list: each header with whether its name is sensitive, decided once here
+    /// instead of on every request.
+    pub header_plan: Option<Vec<(HeaderName, bool)>>,
     pub max_body_bytes: usize,
     pub correlation_header: HeaderName,
     pub client_addr_header: Option<HeaderName>,
@@ -68,6 +71,7 @@ impl AuditLayer {
     pub fn new(auditor: Auditor) -> Self {
         AuditLayer {
             config: Arc::new(Config {
+                header_plan: header_plan(&HeaderPolicy::default(), &auditor),
                 auditor,
                 policy: AuditPolicy::default(),
                 headers: HeaderPolicy::default(),
@@ -106,7 +110,9 @@ impl AuditLayer {
 
     /// Which request headers go into the entry (sensitive ones always redacted).
     pub fn headers(mut self, headers: HeaderPolicy) -> Self {
-        self.config_mut().headers = headers;
+        let config = self.config_mut();
+        config.header_plan = header_plan(&headers, &config.auditor);
+        config.headers = headers;
         self
     }
 
@@ -143,6 +149,24 @@ impl AuditLayer {
         self.config_mut().user_from = Some(Arc::new(user));
         self
     }
+}
+
+/// The allow-listed headers with their sensitivity by name; `None` for the other policies.
+fn header_plan(policy: &HeaderPolicy, auditor: &Auditor) -> Option<Vec<(HeaderName, bool)>> {
+    let HeaderPolicy::Allow(names) = policy else {
+        return None;
+    };
+    let redaction = &auditor.scrubber().redaction;
+    Some(
+        names
+            .iter()
+            .filter_map(|name| HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok())
+            .map(|name| {
+                let sensitive = redaction.is_sensitive_header(name.as_str(), false);
+                (name, sensitive)
+            })
+            .collect(),
+    )
 }
 
 impl<S> Layer<S> for AuditLayer {

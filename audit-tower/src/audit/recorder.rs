@@ -148,6 +148,13 @@ impl Recorder {
             entry.error = details.error;
         }
         entry.fields.extend(details.fields);
+        // Error texts often quote what the client sent (serde's messages, panics).
+        if let Some(error) = entry.error.take() {
+            entry.error = Some(scrubber.redaction.text(&error).into_owned());
+        }
+        if let Some(message) = entry.grpc.as_mut().and_then(|grpc| grpc.message.as_mut()) {
+            *message = scrubber.redaction.text(message).into_owned();
+        }
         Some(entry)
     }
 

@@ -86,13 +86,34 @@ where
         let headers = req.headers();
         let header_text = |name: &http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
         entry.user_agent = header_text(&http::header::USER_AGENT).map(String::from);
-        for (name, value) in headers {
-            if config.headers.keeps(name.as_str()) {
-                let text = String::from_utf8_lossy(value.as_bytes());
-                let logged = redaction.header_value(name.as_str(), &text, value.is_sensitive());
-                entry
-                    .headers
-                    .insert(name.as_str().to_owned(), logged.into());
+        let logged = |value: &HeaderValue, sensitive_name: bool| -> serde_json::Value {
+            if redaction.is_enabled() && (sensitive_name || value.is_sensitive()) {
+                return audit_core::REDACTED.into();
+            }
+            redaction
+                .text(&String::from_utf8_lossy(value.as_bytes()))
+                .into()
+        };
+        match &config.header_plan {
+            Some(plan) => {
+                for (name, sensitive) in plan {
+                    // The last value, as a repeated header's last line wins below.
+                    if let Some(value) = headers.get_all(name).iter().next_back() {
+                        entry
+                            .headers
+                            .insert(name.as_str().to_owned(), logged(value, *sensitive));
+                    }
+                }
+            }
+            None => {
+                for (name, value) in headers {
+                    if config.headers.keeps(name.as_str()) {
+                        let sensitive = redaction.is_sensitive_header(name.as_str(), false);
+                        entry
+                            .headers
+                            .insert(name.as_str().to_owned(), logged(value, sensitive));
+                    }
+                }
             }
         }
         if let Some((trace_id, span_id)) =
