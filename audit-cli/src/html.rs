@@ -206,7 +206,10 @@ fn chart(title: &str, bars: &[(String, String, [u64; 2])], class: &str) -> Strin
     svg
 }
 
+/// HTML-escaped, after control and bidirectional characters were made visible (a reversed
+/// user name must not reverse the report's text).
 fn escape(text: &str) -> String {
+    let text = audit_core::escape_for_display(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

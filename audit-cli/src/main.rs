@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use audit_core::{display_cell, escape_for_display};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
@@ -209,16 +210,17 @@ fn parse(line: &source::Line) -> Option<Value> {
         Ok(_) => {
             eprintln!(
                 "audit: {}:{}: not a JSON object, skipped",
-                line.file.display(),
+                escape_for_display(&line.file.display().to_string()),
                 line.number
             );
             None
         }
         Err(e) => {
             eprintln!(
-                "audit: {}:{}: malformed entry ({e}), skipped",
-                line.file.display(),
-                line.number
+                "audit: {}:{}: malformed entry ({}), skipped",
+                escape_for_display(&line.file.display().to_string()),
+                line.number,
+                escape_for_display(&e.to_string())
             );
             None
         }
@@ -327,17 +329,41 @@ fn columns(entry: &Value) -> [String; 9] {
     ]
 }
 
+/// One CSV field: quoted when it holds a separator, a quote, a line break or outer spaces; a
+/// text starting with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `'` so that a
+/// spreadsheet shows it instead of running it as a formula (OWASP's CSV-injection advice).
+/// Numbers (`-1.5`) are left as they are.
 fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
+    let formula =
+        field.starts_with(['=', '+', '-', '@', '\t', '\r']) && field.parse::<f64>().is_err();
+    let field = if formula {
+        format!("'{field}")
     } else {
         field.to_owned()
+    };
+    if field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ') {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field
     }
 }
 
+/// The widest a table cell is shown; the data itself stays whole in `--format jsonl`.
+const MAX_CELL_CHARS: usize = 80;
+
+/// A table of escaped cells cut to [`MAX_CELL_CHARS`]: entry data can neither forge rows nor
+/// make the width too large to format.
 fn print_table(header: &[&str], rows: &[Vec<String>], out: &mut impl Write) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| display_cell(cell, MAX_CELL_CHARS))
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -353,7 +379,7 @@ fn print_table(header: &[&str], rows: &[Vec<String>], out: &mut impl Write) -> s
             .to_owned()
     };
     writeln!(out, "{}", line(header.to_vec()))?;
-    for row in rows {
+    for row in &rows {
         writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
     }
     Ok(())
@@ -687,10 +713,10 @@ fn verify_command(
         }
     }
     for problem in &report.problems {
-        write(&mut out, format!("FAIL  {problem}"))?;
+        write(&mut out, format!("FAIL  {}", escape_for_display(problem)))?;
     }
     for note in &report.notes {
-        write(&mut out, format!("note  {note}"))?;
+        write(&mut out, format!("note  {}", escape_for_display(note)))?;
     }
     let signatures = match report.signatures_verified {
         0 => String::new(),

@@ -37,9 +37,11 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod bounds;
 pub mod canonical;
 pub mod chain;
 pub mod context;
+mod display;
 mod entry;
 mod env;
 mod error;
@@ -53,6 +55,7 @@ mod summary;
 pub use async_trait::async_trait;
 #[cfg(feature = "macros")]
 pub use audit_macros::audited;
+pub use display::{display_cell, escape_for_display};
 pub use entry::{AuditEntry, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION};
 #[cfg(feature = "jsonl")]
 pub use env::JsonlSpec;

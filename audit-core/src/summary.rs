@@ -18,6 +18,7 @@ pub struct SummaryLimits {
     max_array_items: usize,
     max_object_keys: usize,
     max_depth: usize,
+    max_total_bytes: usize,
 }
 
 impl Default for SummaryLimits {
@@ -27,6 +28,7 @@ impl Default for SummaryLimits {
             max_array_items: 32,
             max_object_keys: 64,
             max_depth: 8,
+            max_total_bytes: 16 * 1024,
         }
     }
 }
@@ -77,6 +79,33 @@ impl SummaryLimits {
     pub fn depth(&self) -> usize {
         self.max_depth
     }
+
+    /// About how many bytes one summary may take in the serialised entry, whatever the input's
+    /// shape (default 16 KiB). Past it, arrays and objects stop with their `"<M more items>"` /
+    /// `"<M more keys>"` marker; the overshoot is at most one value and one marker per open
+    /// level.
+    pub fn max_total_bytes(mut self, bytes: usize) -> Self {
+        self.max_total_bytes = bytes;
+        self
+    }
+
+    /// The total bound.
+    pub fn total_bytes(&self) -> usize {
+        self.max_total_bytes
+    }
+}
+
+/// What is left of a summary's byte budget as it is built.
+struct Budget(usize);
+
+impl Budget {
+    fn spend(&mut self, bytes: usize) {
+        self.0 = self.0.saturating_sub(bytes);
+    }
+
+    fn exhausted(&self) -> bool {
+        self.0 == 0
+    }
 }
 
 /// Redaction and summarising together: what turns captured data into an entry's
@@ -110,7 +139,8 @@ impl Scrubber {
 
     /// Redacts and summarises `value` recursively.
     pub fn value(&self, value: Value) -> Value {
-        self.walk(value, 1, &mut Path::new(&self.redaction))
+        let mut budget = Budget(self.limits.max_total_bytes);
+        self.walk(value, 1, &mut Path::new(&self.redaction), &mut budget)
     }
 
     /// Like [`Scrubber::value`], but always returns an object: an object is summarised in
@@ -118,7 +148,10 @@ impl Scrubber {
     pub fn object(&self, value: Value) -> Value {
         match value {
             Value::Object(_) => self.value(value),
-            other => wrap(self.walk(other, 2, &mut Path::new(&self.redaction))),
+            other => {
+                let mut budget = Budget(self.limits.max_total_bytes);
+                wrap(self.walk(other, 2, &mut Path::new(&self.redaction), &mut budget))
+            }
         }
     }
 
@@ -183,42 +216,54 @@ impl Scrubber {
         }
     }
 
-    fn walk(&self, value: Value, depth: usize, path: &mut Path) -> Value {
+    fn walk(&self, value: Value, depth: usize, path: &mut Path, budget: &mut Budget) -> Value {
         let limits = &self.limits;
         match value {
-            Value::String(s) => match summarize_string(s, limits.max_string_chars) {
-                Value::String(s) => match self.redaction.text(&s) {
-                    std::borrow::Cow::Borrowed(_) => Value::String(s),
-                    std::borrow::Cow::Owned(scrubbed) => Value::String(scrubbed),
-                },
-                other => other,
-            },
+            Value::String(s) => {
+                let value = match summarize_string(s, limits.max_string_chars) {
+                    Value::String(s) => match self.redaction.text(&s) {
+                        std::borrow::Cow::Borrowed(_) => Value::String(s),
+                        std::borrow::Cow::Owned(scrubbed) => Value::String(scrubbed),
+                    },
+                    other => other,
+                };
+                budget.spend(value.as_str().map_or(0, str::len) + 3);
+                value
+            }
             Value::Object(map) if depth > limits.max_depth => {
+                budget.spend(24);
                 Value::String(format!("<object with {} keys>", map.len()))
             }
             Value::Array(items) if depth > limits.max_depth => {
+                budget.spend(24);
                 Value::String(format!("<array of {} items>", items.len()))
             }
             Value::Object(map) => {
                 let total = map.len();
                 let keep = total.min(limits.max_object_keys);
                 let mut out = Map::new();
+                budget.spend(2);
                 for (key, value) in map.into_iter().take(keep) {
+                    if budget.exhausted() {
+                        break;
+                    }
+                    budget.spend(key.len() + 4);
                     path.push(|| Step::Key(key.clone()));
                     let value = if self.redaction.is_sensitive_key(&key)
                         || path.is_selected(&self.redaction)
                     {
                         Value::String(REDACTED.to_owned())
                     } else {
-                        self.walk(value, depth + 1, path)
+                        self.walk(value, depth + 1, path, budget)
                     };
                     path.pop();
-                    out.insert(key, value);
+                    out.insert(cut_key(key, limits.max_string_chars), value);
                 }
-                if total > keep {
+                let kept = out.len();
+                if total > kept {
                     out.insert(
                         "…".to_owned(),
-                        Value::String(format!("<{} more keys>", total - keep)),
+                        Value::String(format!("<{} more keys>", total - kept)),
                     );
                 }
                 Value::Object(out)
@@ -227,21 +272,31 @@ impl Scrubber {
                 let total = items.len();
                 let keep = total.min(limits.max_array_items);
                 let mut out = Vec::with_capacity(keep + usize::from(total > keep));
+                budget.spend(2);
                 for (index, item) in items.into_iter().take(keep).enumerate() {
+                    if budget.exhausted() {
+                        break;
+                    }
+                    budget.spend(1);
                     path.push(|| Step::Index(index));
                     out.push(if path.is_selected(&self.redaction) {
                         Value::String(REDACTED.to_owned())
                     } else {
-                        self.walk(item, depth + 1, path)
+                        self.walk(item, depth + 1, path, budget)
                     });
                     path.pop();
                 }
-                if total > keep {
-                    out.push(Value::String(format!("<{} more items>", total - keep)));
+                if total > out.len() {
+                    let more = total - out.len();
+                    out.push(Value::String(format!("<{more} more items>")));
                 }
                 Value::Array(out)
             }
-            scalar => scalar,
+            scalar => {
+                // Numbers print in at most 24 bytes; `true`, `false`, `null` in 5.
+                budget.spend(if scalar.is_number() { 24 } else { 5 });
+                scalar
+            }
         }
     }
 }
@@ -288,6 +343,18 @@ impl Path {
             })
             .collect();
         redaction.is_sensitive_path(&view)
+    }
+}
+
+/// A key longer than `max_chars` characters keeps its start and says how long it was (keys
+/// come from the client as much as values do).
+fn cut_key(key: String, max_chars: usize) -> String {
+    if key.len() <= max_chars {
+        return key;
+    }
+    match key.char_indices().nth(max_chars) {
+        None => key,
+        Some((end, _)) => format!("{}… <{} characters>", &key[..end], key.chars().count()),
     }
 }
 

@@ -95,6 +95,37 @@ proptest! {
         prop_assert!(text.len() <= input + 64 * (1 + input / 8), "{} > {}", text.len(), input);
     }
 
+    /// Hostile shapes (deep nesting, wide arrays of tiny containers, long keys) cannot grow a
+    /// summary past its byte budget, beyond one value and one marker per open level.
+    #[test]
+    fn summaries_stay_within_their_byte_budget(
+        width in 1usize..200,
+        nesting in 1usize..200,
+        key_len in 1usize..300,
+        budget in 256usize..20_000,
+    ) {
+        let mut value = Value::Array((0..width).map(|_| Value::Array(vec![])).collect());
+        for level in 0..nesting {
+            value = if level % 2 == 0 {
+                Value::Array(vec![value.clone(), value])
+            } else {
+                let mut map = serde_json::Map::new();
+                map.insert("k".repeat(key_len), value.clone());
+                map.insert("x".repeat(key_len), value);
+                Value::Object(map)
+            };
+            if serde_json::to_string(&value).unwrap().len() > 200_000 {
+                break;
+            }
+        }
+        let limits = SummaryLimits::default().max_total_bytes(budget);
+        let text = serde_json::to_string(&Scrubber::new(limits, Redaction::default()).object(value)).unwrap();
+        // One key and one leaf (256 characters each, at most 6 bytes each once escaped) and
+        // one marker per open level.
+        let slack = 2 * 6 * 256 + limits.depth() * 64;
+        prop_assert!(text.len() <= budget + slack, "{} > {budget} + {slack}", text.len());
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000), cut in 0usize..3000) {
         let scrubber = Scrubber::default();

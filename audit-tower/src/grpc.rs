@@ -74,6 +74,8 @@ pub(crate) fn parse_timeout(value: &str) -> Option<Duration> {
 /// A call's deadline from its `grpc-timeout`.
 #[derive(Debug, Clone)]
 pub(crate) struct Deadline {
+    /// When the call is cut, less a margin: the client's own timer runs out at the same moment
+    /// and its cancellation can arrive a hair before the server's deadline.
     at: Instant,
     header: String,
 }
@@ -81,8 +83,10 @@ pub(crate) struct Deadline {
 impl Deadline {
     pub fn of(started: Instant, headers: &HeaderMap) -> Option<Self> {
         let header = headers.get("grpc-timeout")?.to_str().ok()?;
+        let timeout = parse_timeout(header)?;
+        let margin = (timeout / 10).max(Duration::from_millis(20));
         Some(Deadline {
-            at: started.checked_add(parse_timeout(header)?)?,
+            at: started.checked_add(timeout.saturating_sub(margin))?,
             header: header.to_owned(),
         })
     }

@@ -131,6 +131,6 @@ async fn secrets_under_real_names_and_inside_text_are_redacted() {
         .unwrap();
     assert_eq!(
         echo.response_summary.as_ref().unwrap()["value"],
-        "token [REDACTED] and Authorization: Bearer [REDACTED], card [REDACTED]"
+        "token [REDACTED] and Authorization: [REDACTED], card [REDACTED]"
     );
 }

@@ -411,6 +411,10 @@ impl Sealer {
                 }
             }
         }
+        // No request can make a line of megabytes, whoever built the entry.
+        for entry in entries.iter_mut() {
+            entry.enforce_bounds();
+        }
         let reports = self.take_reports();
         let own = entries.len();
         entries.extend(reports.iter().cloned());

@@ -8,8 +8,6 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::REDACTED;
-
 /// Which value detectors run; all on by default.
 ///
 /// ```
@@ -105,23 +103,7 @@ impl Detectors {
         if self.card_numbers && hints.digits >= 13 {
             cards(text, &mut found);
         }
-        if found.is_empty() {
-            return Cow::Borrowed(text);
-        }
-        found.sort_by_key(|r| r.start);
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for range in found {
-            if range.start >= at {
-                out.push_str(&text[at..range.start]);
-                out.push_str(REDACTED);
-                at = range.end;
-            } else if range.end > at {
-                at = range.end;
-            }
-        }
-        out.push_str(&text[at..]);
-        Cow::Owned(out)
+        super::replace_spans(text, found)
     }
 }
 

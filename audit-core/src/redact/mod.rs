@@ -3,6 +3,7 @@
 
 mod detect;
 mod names;
+mod pairs;
 mod paths;
 
 use std::borrow::Cow;
@@ -230,12 +231,21 @@ impl Redaction {
         self.enabled && self.paths.iter().any(|p| p.matches(path))
     }
 
-    /// `text` with the secrets the detectors recognise replaced by [`REDACTED`].
+    /// `text` with the secrets the detectors recognise, and the values that follow sensitive
+    /// names (`password=…`, `"token": "…"`, `api_key: …`), replaced by [`REDACTED`].
     pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if self.enabled {
-            self.detectors.scrub(text)
+        if !self.enabled {
+            return Cow::Borrowed(text);
+        }
+        // Names first, on the text as sent (a marker would end a value early), then forms.
+        let named = if text.contains(['=', ':']) {
+            replace_spans(text, pairs::sensitive_values(text, &self.vocabulary))
         } else {
             Cow::Borrowed(text)
+        };
+        match named {
+            Cow::Borrowed(text) => self.detectors.scrub(text),
+            Cow::Owned(named) => Cow::Owned(self.detectors.scrub(&named).into_owned()),
         }
     }
 
@@ -329,6 +339,27 @@ impl Redaction {
     pub fn pseudonymizes_users(&self) -> bool {
         self.user_key.is_some()
     }
+}
+
+/// `text` with each span (they may overlap) replaced by [`REDACTED`]; borrowed when none.
+fn replace_spans(text: &str, mut spans: Vec<std::ops::Range<usize>>) -> Cow<'_, str> {
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    spans.sort_by_key(|r| r.start);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for span in spans {
+        if span.start >= at {
+            out.push_str(&text[at..span.start]);
+            out.push_str(REDACTED);
+            at = span.end;
+        } else if span.end > at {
+            at = span.end;
+        }
+    }
+    out.push_str(&text[at..]);
+    Cow::Owned(out)
 }
 
 fn pseudonym(key: &[u8], user: &str) -> String {

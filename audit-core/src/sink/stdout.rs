@@ -6,6 +6,10 @@ use std::io::Write as _;
 use async_trait::async_trait;
 
 use super::Sink;
+use crate::display::display_cell;
+
+/// The most characters of one field a pretty line shows (the entry itself keeps more).
+const MAX_SHOWN: usize = 200;
 use crate::entry::{AuditEntry, Outcome};
 use crate::error::SinkError;
 
@@ -110,12 +114,15 @@ pub fn format_pretty(entry: &AuditEntry, out: &mut String) {
         t.minute(),
         t.second(),
         t.millisecond(),
-        entry.method.as_deref().unwrap_or("-"),
-        entry
-            .path
-            .as_deref()
-            .or(entry.route.as_deref())
-            .unwrap_or(&entry.endpoint),
+        display_cell(entry.method.as_deref().unwrap_or("-"), 16),
+        display_cell(
+            entry
+                .path
+                .as_deref()
+                .or(entry.route.as_deref())
+                .unwrap_or(&entry.endpoint),
+            MAX_SHOWN
+        ),
     );
     match entry.status_code {
         Some(status) => {
@@ -129,15 +136,29 @@ pub fn format_pretty(entry: &AuditEntry, out: &mut String) {
     } else {
         let _ = write!(out, " {:.2}s", entry.duration_seconds);
     }
-    let _ = write!(out, " {} user={}", entry.endpoint, entry.user);
+    // Entry data is escaped and cut: a user name holding ESC or a newline must not recolour
+    // the terminal or forge a line, nor a long one bury the others.
+    let _ = write!(
+        out,
+        " {} user={}",
+        display_cell(&entry.endpoint, MAX_SHOWN),
+        display_cell(&entry.user, MAX_SHOWN)
+    );
     let implied = entry
         .status_code
         .map_or(Outcome::Success, Outcome::from_status);
     if entry.status_code.is_some() && entry.outcome != implied {
         let _ = write!(out, " outcome={}", entry.outcome);
     }
+    if let Some(grpc) = entry.grpc.as_ref().filter(|g| !g.is_ok()) {
+        let _ = write!(out, " grpc={}", grpc.status);
+    }
     if let Some(error) = &entry.error {
-        let _ = write!(out, " error={error:?}");
+        let _ = write!(
+            out,
+            " error=\"{}\"",
+            display_cell(error, MAX_SHOWN).replace('"', "\\\"")
+        );
     }
 }
 
