@@ -47,6 +47,7 @@ mod env;
 mod error;
 mod global;
 mod grpc;
+mod lenient_json;
 mod pipeline;
 mod redact;
 mod sink;

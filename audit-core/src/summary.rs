@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::lenient_json;
 use crate::redact::{PathStep, Redaction, REDACTED};
 
 /// Bounds on what a summarised JSON value may hold.
@@ -170,12 +171,36 @@ impl Scrubber {
             return None;
         }
         let kind = BodyKind::of(content_type, captured);
+        let total = total_bytes.max(captured.len() as u64);
         if kind == BodyKind::Json || kind == BodyKind::Unknown {
             if let Ok(value) = serde_json::from_slice::<Value>(captured) {
                 return Some(self.object(value));
             }
+            // Cut, out of range, too deep or careless: read it leniently, keeping the
+            // structure so that redaction goes key by key.
+            if let Some((value, ending)) = lenient_json::read(captured, self.limits.max_depth + 1) {
+                let note = match ending {
+                    lenient_json::Ending::Whole => None,
+                    lenient_json::Ending::Cut if (captured.len() as u64) < total => Some(format!(
+                        "<cut: {} of {total} bytes captured>",
+                        captured.len()
+                    )),
+                    lenient_json::Ending::Cut => Some("<the JSON ended early>".to_owned()),
+                    lenient_json::Ending::Trailing => {
+                        Some("<more followed the JSON value>".to_owned())
+                    }
+                };
+                let mut summary = self.object(value);
+                if let (Some(note), Value::Object(map)) = (note, &mut summary) {
+                    let marker = match map.remove("…") {
+                        Some(Value::String(more)) => format!("{more}; {note}"),
+                        _ => note,
+                    };
+                    map.insert("…".to_owned(), Value::String(marker));
+                }
+                return Some(summary);
+            }
         }
-        let total = total_bytes.max(captured.len() as u64);
         if kind == BodyKind::Binary {
             return Some(wrap(Value::String(format!("<binary {total} bytes>"))));
         }
@@ -534,11 +559,15 @@ mod tests {
     }
 
     #[test]
-    fn malformed_json_becomes_a_text_preview() {
+    fn malformed_json_is_read_leniently_or_previewed() {
         let s = scrubber();
         assert_eq!(
             s.body(b"{\"a\": ", Some("application/json"), 6),
-            Some(json!({"value": "{\"a\": "}))
+            Some(json!({"a": null, "…": "<the JSON ended early>"}))
+        );
+        assert_eq!(
+            s.body(b"{=}", Some("application/json"), 3),
+            Some(json!({"value": "{=}"}))
         );
         let long = "y".repeat(1000);
         assert_eq!(
@@ -555,11 +584,14 @@ mod tests {
             s.body(captured.as_bytes(), Some("text/plain"), 5000),
             Some(json!({"value": format!("{captured}… <5000 bytes>")}))
         );
-        // JSON cut in the middle is not valid JSON: a preview, not an error.
+        // JSON cut in the middle keeps what was read, and says so.
         let v = s
             .body(br#"{"a": "bbbbbb"#, Some("application/json"), 9000)
             .unwrap();
-        assert_eq!(v, json!({"value": "{\"a\": \"bbbbbb… <9000 bytes>"}));
+        assert_eq!(
+            v,
+            json!({"a": "bbbbbb", "…": "<cut: 13 of 9000 bytes captured>"})
+        );
     }
 
     #[test]

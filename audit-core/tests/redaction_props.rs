@@ -56,7 +56,7 @@ fn styled(words: &[&str], style: u8, prefix: Option<&str>) -> String {
         c.next()
             .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
     };
-    match style % 8 {
+    match style % 9 {
         0 => all.join("_"),
         1 => all.join("-"),
         2 => all
@@ -68,7 +68,17 @@ fn styled(words: &[&str], style: u8, prefix: Option<&str>) -> String {
         4 => all.join("_").to_uppercase(),
         5 => all.join("."),
         6 => all.iter().map(|w| cap(w)).collect::<Vec<_>>().join("-"),
-        // Full-width forms, which NFKC folds back.
+        8 => all.join("_").to_uppercase(),
+        // Compatibility forms NFKC folds back: full-width letters, the Kelvin sign, long s.
+        7 if all.join("").contains(['k', 's']) => all
+            .join("_")
+            .chars()
+            .map(|c| match c {
+                'k' => '\u{212A}',
+                's' => '\u{17F}',
+                c => c,
+            })
+            .collect(),
         _ => all
             .join("_")
             .chars()
@@ -226,6 +236,42 @@ proptest! {
             }
             for keep in &keeps {
                 prop_assert!(line.contains(keep.as_str()), "{how}: neighbour {keep} lost in {line}");
+            }
+        }
+    }
+
+    /// The same documents as captured bodies the JSON parser refuses: cut at any byte, with a
+    /// number out of range or nesting past any limit spliced in.
+    #[test]
+    fn no_planted_secret_survives_a_broken_body(
+        nodes in prop::collection::vec(node(), 1..8),
+        cut_at in 0.0f64..1.0,
+        damage in 0u8..3,
+    ) {
+        let mut needles = Vec::new();
+        let doc = build(&nodes, &mut needles);
+        let mut text = serde_json::to_string(&doc).unwrap();
+        match damage {
+            0 => text.insert_str(1, r#""n": 1e999999, "#),
+            1 => text.insert_str(1, &format!(r#""deep": {}1{}, "#, "[".repeat(300), "]".repeat(300))),
+            _ => {}
+        }
+        let total = text.len();
+        let mut cut = ((total as f64) * cut_at) as usize;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let scrubber = Scrubber::default();
+        for content_type in [Some("application/json"), None, Some("text/plain")] {
+            let Some(request) = scrubber.body(&text.as_bytes()[..cut], content_type, total as u64) else {
+                continue;
+            };
+            let mut entry = AuditEntry::new("props");
+            entry.request = Some(request);
+            let line = serde_json::to_string(&entry).unwrap();
+            prop_assert!(!line.contains("PLANTED"), "{content_type:?}, cut {cut} of {total}: {line}");
+            for needle in &needles {
+                prop_assert!(!line.contains(needle.as_str()), "{needle} in {line}");
             }
         }
     }

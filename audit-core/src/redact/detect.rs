@@ -168,7 +168,9 @@ fn jwts(text: &str, found: &mut Vec<Range<usize>>) {
             }
             end += 1;
         }
-        if part == 2 && parts[0] >= 10 && parts[1] >= 2 {
+        // A token cut by the end of the text (a capture limit) goes too once it has its dot.
+        let cut = end == bytes.len() && part >= 1;
+        if (part == 2 && parts[1] >= 2 || cut) && parts[0] >= 10 {
             found.push(pos..end);
             from = end;
         }
@@ -204,11 +206,15 @@ fn auth_credentials(text: &str, found: &mut Vec<Range<usize>>) {
                 at += 1;
             }
             let token = &text[token_start..at];
-            let credential = if basic {
-                decodes_to_user_password(token)
-            } else {
-                token.len() >= 16
-            };
+            // A bearer token cut by the end of the text (a capture limit) goes whatever its
+            // length; a cut Basic credential still has to decode.
+            let cut = !basic && at == bytes.len() && !token.is_empty();
+            let credential = cut
+                || if basic {
+                    decodes_to_user_password(token)
+                } else {
+                    token.len() >= 16
+                };
             if credential {
                 found.push(token_start..at);
                 from = at;
@@ -367,6 +373,8 @@ mod tests {
         // `alg: none` tokens end with a dot.
         assert_eq!(scrub("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."), "[REDACTED]");
         assert_eq!(scrub("keyJson.eyJ.x"), "keyJson.eyJ.x");
+        // Cut by a capture limit after its first part.
+        assert_eq!(scrub("t eyJhbGciOiJIUzI1NiJ9.eyJzdW"), "t [REDACTED]");
     }
 
     #[test]
@@ -382,6 +390,10 @@ mod tests {
             "the basic idea, a bearer of news"
         );
         assert_eq!(scrub("Basic information"), "Basic information");
+        assert_eq!(
+            scrub("Authorization: Bearer abc"),
+            "Authorization: Bearer [REDACTED]"
+        );
     }
 
     #[test]

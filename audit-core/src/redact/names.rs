@@ -248,8 +248,14 @@ impl Vocabulary {
     }
 
     /// Whether `name` names a secret.
+    ///
+    /// Checked twice when the name has capitals: split at camelCase humps (`clientSecret`), and
+    /// folded whole (`PassWord`, or `toKen` spelt with the Kelvin sign, whose capital would
+    /// otherwise split the word).
     pub fn is_sensitive(&self, name: &str) -> bool {
-        with_normalized(name, |normal| self.is_sensitive_normal(normal))
+        with_normalized(name, true, |normal| self.is_sensitive_normal(normal))
+            || (name.chars().any(char::is_uppercase)
+                && with_normalized(name, false, |normal| self.is_sensitive_normal(normal)))
     }
 
     /// Runs for every key of every body: bytes, and only the entries that start with the
@@ -320,7 +326,7 @@ fn eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Calls `f` with the normalised name; ASCII names up to 64 bytes (nearly all) are normalised
 /// on the stack.
-pub(crate) fn with_normalized<R>(name: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+pub(crate) fn with_normalized<R>(name: &str, split_camel: bool, f: impl FnOnce(&[u8]) -> R) -> R {
     let bytes = name.as_bytes();
     // Already normal (lower-case snake_case, the most common JSON key): no copy.
     let plain = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_';
@@ -333,14 +339,14 @@ pub(crate) fn with_normalized<R>(name: &str, f: impl FnOnce(&[u8]) -> R) -> R {
     }
     if name.len() <= 64 && name.is_ascii() {
         let mut buf = [0u8; 128];
-        let len = normalize_ascii(name.as_bytes(), &mut buf);
+        let len = normalize_ascii(name.as_bytes(), split_camel, &mut buf);
         return f(&buf[..len]);
     }
-    f(normalize(name).as_bytes())
+    f(normalize_with(name, split_camel).as_bytes())
 }
 
 /// [`normalize`] for ASCII: at most two output bytes per input byte.
-fn normalize_ascii(name: &[u8], out: &mut [u8; 128]) -> usize {
+fn normalize_ascii(name: &[u8], split_camel: bool, out: &mut [u8; 128]) -> usize {
     let mut len = 0;
     let mut boundary = false;
     for (i, &c) in name.iter().enumerate() {
@@ -348,7 +354,8 @@ fn normalize_ascii(name: &[u8], out: &mut [u8; 128]) -> usize {
             boundary = true;
             continue;
         }
-        let camel = c.is_ascii_uppercase()
+        let camel = split_camel
+            && c.is_ascii_uppercase()
             && i > 0
             && (name[i - 1].is_ascii_lowercase()
                 || name[i - 1].is_ascii_digit()
@@ -368,9 +375,13 @@ fn normalize_ascii(name: &[u8], out: &mut [u8; 128]) -> usize {
 /// The name as lower-case words joined by `_`: `X-Api-Key` → `x_api_key`, `clientSecret` →
 /// `client_secret`, `APIKey` → `api_key`, `ＰＡＳＳＷＯＲＤ` → `password`.
 pub fn normalize(name: &str) -> String {
+    normalize_with(name, true)
+}
+
+fn normalize_with(name: &str, split_camel: bool) -> String {
     if name.len() <= 64 && name.is_ascii() {
         let mut buf = [0u8; 128];
-        let len = normalize_ascii(name.as_bytes(), &mut buf);
+        let len = normalize_ascii(name.as_bytes(), split_camel, &mut buf);
         return String::from_utf8_lossy(&buf[..len]).into_owned();
     }
     let folded: Cow<'_, str> = if name.is_ascii() {
@@ -389,7 +400,8 @@ pub fn normalize(name: &str) -> String {
         }
         let prev = i.checked_sub(1).map(|p| chars[p]);
         let next = chars.get(i + 1).copied();
-        let camel = c.is_uppercase()
+        let camel = split_camel
+            && c.is_uppercase()
             && prev.is_some_and(|p| {
                 p.is_lowercase()
                     || p.is_ascii_digit()

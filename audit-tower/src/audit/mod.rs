@@ -4,6 +4,7 @@ mod body;
 mod future;
 mod layer;
 mod recorder;
+mod request;
 mod service;
 
 pub use body::{RequestBody, ResponseBody};
