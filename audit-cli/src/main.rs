@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use audit_core::{display_cell, escape_for_display};
+use audit_core::{csv_field, display_cell, escape_for_display};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
@@ -327,25 +327,6 @@ fn columns(entry: &Value) -> [String; 9] {
         text("outcome"),
         text("id"),
     ]
-}
-
-/// One CSV field: quoted when it holds a separator, a quote, a line break or outer spaces; a
-/// text starting with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `'` so that a
-/// spreadsheet shows it instead of running it as a formula (OWASP's CSV-injection advice).
-/// Numbers (`-1.5`) are left as they are.
-fn csv_field(field: &str) -> String {
-    let formula =
-        field.starts_with(['=', '+', '-', '@', '\t', '\r']) && field.parse::<f64>().is_err();
-    let field = if formula {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    };
-    if field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ') {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field
-    }
 }
 
 /// The widest a table cell is shown; the data itself stays whole in `--format jsonl`.

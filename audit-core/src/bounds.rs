@@ -138,6 +138,53 @@ mod tests {
         assert!(line.len() < 8_000, "{}", line.len());
     }
 
+    /// The README's figure: every capped field at its worst (characters JSON escapes as
+    /// `\u0001`, 6 bytes each), 100 huge headers, and two summaries of hostile bodies.
+    #[test]
+    fn the_largest_line_stays_within_the_documented_bound() {
+        let huge = "\u{1}".repeat(1_000_000);
+        let mut entry = AuditEntry::new(huge.clone());
+        entry.user = huge.clone();
+        for field in [
+            &mut entry.path,
+            &mut entry.query,
+            &mut entry.route,
+            &mut entry.correlation_id,
+            &mut entry.user_agent,
+            &mut entry.error,
+            &mut entry.method,
+            &mut entry.client_addr,
+            &mut entry.peer_addr,
+            &mut entry.trace_id,
+            &mut entry.span_id,
+            &mut entry.response_encoding,
+        ] {
+            *field = Some(huge.clone());
+        }
+        for i in 0..100 {
+            entry.headers.insert(
+                format!("{i:03}{}", "\u{1}".repeat(1000)),
+                huge[..100_000].into(),
+            );
+        }
+        let scrubber = crate::Scrubber::default();
+        let body: serde_json::Value = (0..5000)
+            .map(|i| {
+                (
+                    format!("{i}{}", "\u{1}".repeat(300)),
+                    serde_json::Value::String(huge[..300].into()),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        entry.request = Some(scrubber.object(body.clone()));
+        entry.response_summary = Some(scrubber.object(body));
+        entry.enforce_bounds();
+        let line = serde_json::to_string(&entry).unwrap();
+        let characters = 131_516;
+        assert!(line.len() <= 6 * characters, "{} bytes", line.len());
+    }
+
     #[test]
     fn fitting_fields_are_untouched() {
         let mut entry = AuditEntry::new("x");
