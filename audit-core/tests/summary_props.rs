@@ -129,7 +129,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000), cut in 0usize..3000) {
         let scrubber = Scrubber::default();
-        for content_type in [None, Some("application/json"), Some("text/plain"), Some("image/png")] {
+        for content_type in [None, Some("application/json"), Some("text/plain"), Some("image/png"), Some("multipart/form-data; boundary=b"), Some("application/x-www-form-urlencoded")] {
             let total = (bytes.len() + cut) as u64;
             if let Some(v) = scrubber.body(&bytes, content_type, total) {
                 prop_assert!(v.is_object());
