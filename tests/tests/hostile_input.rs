@@ -205,11 +205,21 @@ async fn odd_request_heads_are_recorded_without_being_trusted() {
     )
     .await;
     raw(addr, b"GET /ua HTTP/1.1\r\nHost: localhost\r\nUser-Agent: caf\xe9/1.0\r\nX-Request-Id: r\xe9q\r\nConnection: close\r\n\r\n").await;
-    raw(addr, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n").await;
+    raw(
+        addr,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     raw(addr, b"GET /two HTTP/1.1\r\nHost: first.example\r\nHost: second.example\r\nConnection: close\r\n\r\n").await;
     let entries = entries(&sink, 4).await;
-    let connect = entries.iter().find(|e| e.method.as_deref() == Some("CONNECT")).unwrap();
-    assert_eq!((connect.endpoint.as_str(), connect.path.as_deref()), ("example.com:443", None));
+    let connect = entries
+        .iter()
+        .find(|e| e.method.as_deref() == Some("CONNECT"))
+        .unwrap();
+    assert_eq!(
+        (connect.endpoint.as_str(), connect.path.as_deref()),
+        ("example.com:443", None)
+    );
     let two = entries
         .iter()
         .find(|e| e.path.as_deref() == Some("/two"))

@@ -30,7 +30,8 @@ pub(super) fn fields(captured: &[u8], boundary: &str) -> (Map<String, Value>, bo
     };
     loop {
         at += delimiter.len();
-        if captured[at..].starts_with(b"--") {
+        let rest = captured.get(at..).unwrap_or_default();
+        if rest.starts_with(b"--") {
             return (fields, false);
         }
         let Some(head_end) = find(captured, b"\r\n\r\n", at) else {
@@ -38,20 +39,20 @@ pub(super) fn fields(captured: &[u8], boundary: &str) -> (Map<String, Value>, bo
         };
         let head = String::from_utf8_lossy(&captured[at..head_end]);
         let content_start = head_end + 4;
-        let (content_end, cut) = match find(captured, delimiter, content_start) {
-            // The CRLF before the delimiter belongs to it.
-            Some(next) => (next.saturating_sub(2).max(content_start), false),
-            None => (captured.len(), true),
-        };
-        let content = &captured[content_start..content_end];
-        let (name, value) = field(&head, content, cut);
+        let next = find(captured, delimiter, content_start);
+        // The CRLF before the delimiter belongs to it.
+        let content_end = next.map_or(captured.len(), |next| {
+            next.saturating_sub(2).max(content_start)
+        });
+        let content = captured.get(content_start..content_end).unwrap_or_default();
+        let (name, value) = field(&head, content, next.is_none());
         if !fields.contains_key(&name) {
             fields.insert(name, value);
         }
-        if cut {
-            return (fields, true);
+        match next {
+            Some(next) => at = next,
+            None => return (fields, true),
         }
-        at = content_end + 2;
     }
 }
 
@@ -138,5 +139,15 @@ mod tests {
         let (fields, cut) = fields(&BODY[..100], "XyZ");
         assert!(cut);
         assert_eq!(fields["username"], "alice");
+        // Odd shapes an attacker can send: no content, no final delimiter, no CRLF anywhere.
+        for odd in [
+            &b"--b\r\n\r\n--b"[..],
+            b"--b\r\n\r\n--b--",
+            b"--b--",
+            b"--b",
+            b"--b\r\n\r\n",
+        ] {
+            let _ = super::fields(odd, "b");
+        }
     }
 }
