@@ -93,7 +93,7 @@ pub enum ConfigError {
         accepted: &'static str,
     },
     /// A sink could not be opened.
-    #[error("the audit sink {spec:?} could not be opened: {source}")]
+    #[error("AUDIT_SINK={spec:?}: the audit sink could not be opened: {source}")]
     Sink {
         /// The sink's specification.
         spec: String,

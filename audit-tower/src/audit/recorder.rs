@@ -22,6 +22,8 @@ pub(crate) struct Capture {
     pub total: u64,
     pub limit: usize,
     pub error: Option<String>,
+    /// The size the sender announced (`content-length`).
+    pub announced: Option<u64>,
 }
 
 impl Capture {
@@ -110,6 +112,7 @@ impl Recorder {
         entry.duration_seconds = self.started.elapsed().as_secs_f64();
         entry.status_code = ending.status;
         entry.outcome = ending.outcome;
+        let mut cut_short = false;
         let scrubber = self.config.auditor.scrubber();
         {
             let request = lock(&self.request);
@@ -121,6 +124,18 @@ impl Recorder {
             if entry.error.is_none() {
                 entry.error = request.error.clone();
             }
+            // The client stopped sending short of the size it announced: whatever the handler
+            // answered (often a 400 about the body), the client was gone and never got it.
+            if let (Some(error), Some(announced)) = (&request.error, request.announced) {
+                if request.total < announced && ending.outcome != Outcome::Panic {
+                    entry.outcome = Outcome::Cancelled;
+                    entry.error = Some(format!(
+                        "{error}: the client sent {} of the {announced} bytes it announced and went away",
+                        request.total
+                    ));
+                    cut_short = true;
+                }
+            }
         }
         if let Some(response) = ending.response {
             entry.response_bytes = Some(response.total);
@@ -129,7 +144,7 @@ impl Recorder {
                     scrubber.body(&response.bytes, ending.response_type, response.total);
             }
         }
-        if let Some(error) = ending.error {
+        if let Some(error) = ending.error.filter(|_| !cut_short) {
             entry.error = Some(error);
         }
         if let Some(user) = ending.response_user {
@@ -144,7 +159,7 @@ impl Recorder {
         if let Some(user) = details.user {
             entry.user = user;
         }
-        if details.error.is_some() {
+        if details.error.is_some() && !cut_short {
             entry.error = details.error;
         }
         entry.fields.extend(details.fields);

@@ -102,7 +102,13 @@ where
         } else {
             0
         };
-        let capture = Arc::new(Mutex::new(Capture::new(limit)));
+        let mut capture = Capture::new(limit);
+        capture.announced = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let capture = Arc::new(Mutex::new(capture));
         let recorder = Recorder {
             config: config.clone(),
             entry: Some(entry),

@@ -8,6 +8,9 @@
 //! jq 'select(.endpoint == "sow_create")' audit_logs/audit_*.jsonl
 //! ```
 //!
+//! Ctrl-C or SIGTERM shuts it down gracefully, waiting at most `SHUTDOWN_GRACE_SECS` (default
+//! 10) for open connections before the audit log is flushed anyway.
+//!
 //! The sinks come from `AUDIT_SINK` (default here: `jsonl:./audit_logs,stdout:pretty`), so the
 //! same program writes elsewhere per environment without a code change.
 
@@ -35,7 +38,18 @@ struct AppState {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    // One line a person can act on, not Rust's debug output.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quickstart: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config =
         EnvConfig::from_lookup_with_default(|name| std::env::var(name).ok(), DEFAULT_SINKS)?;
     for sink in &config.sinks {
@@ -64,12 +78,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
+    // Graceful shutdown waits for open connections, but not for ever: a client holding a
+    // half-sent request must not keep the audit log from being flushed before the orchestrator's
+    // SIGKILL. After SHUTDOWN_GRACE_SECS (default 10) the auditor is shut down anyway.
+    let grace = std::env::var("SHUTDOWN_GRACE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs,
+        );
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    });
+    let deadline = async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => eprintln!(
+            "quickstart: connections still open {}s after the signal; flushing the audit log without them",
+            grace.as_secs()
+        ),
+    }
 
     // Drain the queue and flush every sink: no entry recorded before this point is lost.
     auditor.shutdown().await?;

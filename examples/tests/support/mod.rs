@@ -1,4 +1,5 @@
 //! Running the quickstart binary and calling it, for the tests that drive it as a user would.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -22,6 +23,11 @@ impl Quickstart {
     /// Starts the quickstart in `dir`, with `AUDIT_SINK` set to `sink` (or unset), and waits
     /// until it listens.
     pub fn start(dir: &Path, sink: Option<&str>) -> Quickstart {
+        Self::start_with(dir, sink, &[])
+    }
+
+    /// [`Quickstart::start`] with more environment variables.
+    pub fn start_with(dir: &Path, sink: Option<&str>, env: &[(&str, &str)]) -> Quickstart {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -38,6 +44,7 @@ impl Quickstart {
             Some(sink) => command.env("AUDIT_SINK", sink),
             None => command.env_remove("AUDIT_SINK"),
         };
+        command.envs(env.iter().copied());
         let mut child = command.spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
