@@ -303,27 +303,9 @@ impl Call {
                 if let Some(error) = entry.error.take() {
                     entry.error = Some(auditor.scrubber().redaction.text(&error).into_owned());
                 }
-                // Queued without waiting: the call's own result is not held up by auditing.
-                let entry = match auditor.try_record(*entry) {
-                    Ok(()) => return,
-                    Err(crate::TryRecordError::Full(entry)) => *entry,
-                    Err(e) => {
-                        tracing::warn!(error = ?e, "audit entry of an #[audited] call not recorded");
-                        return;
-                    }
-                };
-                // The queue is full: wait for room on the runtime, if there is one.
-                match tokio::runtime::Handle::try_current() {
-                    Ok(runtime) => {
-                        let record = auditor.record_owned(entry);
-                        runtime.spawn(async move {
-                            if let Err(e) = record.await {
-                                tracing::warn!(error = %e, "audit entry of an #[audited] call not recorded");
-                            }
-                        });
-                    }
-                    Err(_) => tracing::error!("audit queue full and no tokio runtime to wait on: an #[audited] call's entry is lost"),
-                }
+                // Queued without waiting: the call's own result is not held up by auditing;
+                // a full queue is waited on by a bounded background task (or counted).
+                auditor.record_detached(*entry);
             }
         }
     }

@@ -44,3 +44,56 @@ async fn a_body_the_client_stopped_sending_is_cancelled() {
     assert!(error.contains("sent 10 of the 1000 bytes"), "{error}");
     assert_eq!(entry.request_bytes, Some(10));
 }
+
+/// #11 finding 3: a finished response hands its entry over under the overflow policy. With a
+/// stuck sink under `Block`, responses wait for room in the queue (their last bytes are held)
+/// instead of piling up background tasks; nothing is dropped, every entry arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_pushes_back_on_responses_when_the_sink_is_slow() {
+    use std::time::{Duration, Instant};
+
+    #[derive(Clone)]
+    struct SlowSink(audit_core::MemorySink);
+
+    #[audit_core::async_trait]
+    impl audit_core::Sink for SlowSink {
+        async fn write(
+            &mut self,
+            batch: &[audit_core::AuditEntry],
+        ) -> Result<(), audit_core::SinkError> {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.0.write(batch).await
+        }
+    }
+
+    let memory = audit_core::MemorySink::new();
+    let auditor = audit_core::Auditor::builder()
+        .queue_capacity(1)
+        .batch_size(1)
+        .max_batch_wait(Duration::ZERO)
+        .build(SlowSink(memory.clone()))
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/report",
+            axum::routing::get(|| async { "x".repeat(10_000) }),
+        )
+        .layer(AuditLayer::new(auditor.clone()));
+    let addr = serve(app).await;
+    let started = Instant::now();
+    let calls = (0..8).map(|_| async move {
+        let (_, body) = support::send(&support::http1(), support::get(addr, "/report")).await;
+        assert_eq!(body.len(), 10_000);
+    });
+    futures_util::future::join_all(calls).await;
+    // Eight entries through a sink taking 100 ms each with room for one: the last responses
+    // waited for their entries to be queued.
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    auditor.shutdown().await.unwrap();
+    assert_eq!(memory.len(), 8);
+    assert_eq!(auditor.stats().dropped, 0);
+}

@@ -14,6 +14,8 @@ use crate::error::{ConfigError, RecordError, SinkError};
 use crate::sink::Sink;
 use crate::summary::Scrubber;
 
+mod detached;
+pub use detached::Enqueue;
 mod retry;
 mod worker;
 
@@ -216,6 +218,7 @@ impl AuditorBuilder {
                 scrubber: self.scrubber,
                 worker: Mutex::new(Some(handle)),
                 shut_down: AtomicBool::new(false),
+                detached: detached::Detached::default(),
             })),
         })
     }
@@ -258,6 +261,7 @@ struct Shared {
     scrubber: Scrubber,
     worker: Mutex<Option<JoinHandle<()>>>,
     shut_down: AtomicBool,
+    detached: detached::Detached,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -425,6 +429,9 @@ impl Auditor {
         if shared.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        // Entries handed over where nobody could wait (bodies dropped at this very moment)
+        // go in first.
+        shared.detached.settled().await;
         let (ack, done) = oneshot::channel();
         let sent = shared.tx.send(Msg::Shutdown(ack)).await;
         let result = match (sent, done.await) {

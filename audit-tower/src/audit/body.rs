@@ -8,9 +8,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::recorder::{
-    lock, record_detached, Capture, Ending, RecordFuture, Recorder, SharedCapture,
-};
+use super::recorder::{lock, Capture, Ending, RecordFuture, Recorder, SharedCapture};
 use crate::grpc::{Protocol, WebTrailers};
 use audit_core::GrpcStatus;
 
@@ -93,6 +91,9 @@ pub(crate) struct Completion {
     pub web: Option<WebTrailers>,
     /// Completed by size while the body may still run: the rest passes through untouched.
     pub passthrough: bool,
+    /// The last frame, held until its entry is queued: under `Block` a full queue pushes back
+    /// on the response instead of on an unbounded set of background tasks.
+    pub held: Option<Frame<Bytes>>,
 }
 
 impl Completion {
@@ -152,9 +153,9 @@ impl Drop for Completion {
                 self.complete(cut.outcome, cut.error, cut.grpc);
             }
         }
-        if let Some(pending) = self.pending.take() {
-            record_detached(pending);
-        }
+        // A pending record dropped unfinished hands its entry to the auditor's bounded
+        // background recording (see `audit_core::Enqueue`).
+        self.pending = None;
     }
 }
 
@@ -217,12 +218,15 @@ where
         let Some(completion) = this.completion.as_mut() else {
             return body.poll_frame(cx);
         };
-        // The body ended earlier and its entry waits for room in the queue (back-pressure).
+        // The entry waits for room in the queue (back-pressure), with the last frame held.
         if let Some(pending) = completion.pending.as_mut() {
             let result = ready!(pending.as_mut().poll(cx));
             completion.pending = None;
             if let Err(e) = result {
                 tracing::warn!(error = %e, "audit entry not recorded");
+            }
+            if let Some(frame) = completion.held.take() {
+                return Poll::Ready(Some(Ok(frame)));
             }
             if !completion.passthrough {
                 return Poll::Ready(None);
@@ -235,7 +239,7 @@ where
             return Poll::Ready(None);
         }
         let polled = ready!(body.as_mut().poll_frame(cx));
-        match &polled {
+        match polled {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     completion.capture.push(data);
@@ -248,13 +252,28 @@ where
                     }
                 }
                 // Servers stop polling once a body says it is over, or (HTTP/1.1) once its
-                // announced length went out: complete now.
-                if body.is_end_stream() {
+                // announced length went out: complete now, and let the last frame go once the
+                // entry is queued.
+                let ended = body.is_end_stream();
+                if ended || completion.delivered() {
+                    completion.passthrough = !ended;
                     completion.complete_now();
-                } else if completion.delivered() {
-                    completion.passthrough = true;
-                    completion.complete_now();
+                    if let Some(pending) = completion.pending.as_mut() {
+                        match pending.as_mut().poll(cx) {
+                            Poll::Ready(result) => {
+                                completion.pending = None;
+                                if let Err(e) = result {
+                                    tracing::warn!(error = %e, "audit entry not recorded");
+                                }
+                            }
+                            Poll::Pending => {
+                                completion.held = Some(frame);
+                                return Poll::Pending;
+                            }
+                        }
+                    }
                 }
+                Poll::Ready(Some(Ok(frame)))
             }
             Some(Err(e)) => {
                 let grpc = completion.grpc.take();
@@ -263,6 +282,7 @@ where
                     Some(format!("response body error: {e}")),
                     grpc,
                 );
+                Poll::Ready(Some(Err(e)))
             }
             None => {
                 completion.complete_now();
@@ -273,12 +293,15 @@ where
                         tracing::warn!(error = %e, "audit entry not recorded");
                     }
                 }
+                Poll::Ready(None)
             }
         }
-        Poll::Ready(polled)
     }
 
     fn is_end_stream(&self) -> bool {
+        if self.completion.as_ref().is_some_and(|c| c.held.is_some()) {
+            return false;
+        }
         match &self.kind {
             Kind::Inner { body } => body.is_end_stream(),
             Kind::Fixed { data } => data.is_none(),

@@ -200,6 +200,7 @@ where
             web: matches!(protocol, Protocol::GrpcWeb).then(WebTrailers::default),
             grpc,
             passthrough: false,
+            held: None,
         });
         let (parts, body) = response.into_parts();
         if body.is_end_stream() {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use audit_core::context::CallContext;
-use audit_core::{AuditEntry, GrpcStatus, Outcome, RecordError};
+use audit_core::{AuditEntry, GrpcStatus, Outcome, OverflowPolicy, RecordError};
 use bytes::Buf;
 
 use super::layer::Config;
@@ -177,13 +177,21 @@ impl Recorder {
     /// records it in the background.
     pub fn finish_detached(&mut self, ending: Ending<'_>) {
         if let Some(entry) = self.finish(ending) {
-            record_detached(self.record(entry));
+            // Nobody can wait here: queued at once, or by a bounded background task.
+            self.config.auditor.record_detached(entry);
         }
     }
 
-    /// A future that records `entry` under the auditor's overflow policy.
+    /// A future that records `entry` under the auditor's overflow policy; dropped before the
+    /// entry is queued, it records it in the background (bounded). `Strict` waits for the
+    /// entry to be durable instead.
     pub fn record(&self, entry: AuditEntry) -> RecordFuture {
-        Box::pin(self.config.auditor.record_owned(entry))
+        let auditor = &self.config.auditor;
+        if auditor.overflow() == Some(OverflowPolicy::Strict) {
+            Box::pin(auditor.record_owned(entry))
+        } else {
+            Box::pin(auditor.enqueue(entry))
+        }
     }
 
     /// How a call cut short ended: by its gRPC deadline if that has passed, else `cancelled`
@@ -198,20 +206,6 @@ impl Recorder {
             }
             None => Ending::bodiless(self.status, Outcome::Cancelled, Some(error.to_owned())),
         }
-    }
-}
-
-/// Records in the background where nobody can wait (a drop).
-pub(crate) fn record_detached(future: RecordFuture) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            runtime.spawn(async move {
-                if let Err(e) = future.await {
-                    tracing::warn!(error = %e, "audit entry not recorded");
-                }
-            });
-        }
-        Err(_) => tracing::error!("audit entry lost: recorded outside a tokio runtime"),
     }
 }
 
