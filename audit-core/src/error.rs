@@ -104,7 +104,7 @@ pub enum ConfigError {
     /// The checkpoint signing key could not be used (its value is never shown).
     #[error("the checkpoint key is not usable: {0}")]
     CheckpointKey(String),
-    /// The auditor was built outside a tokio runtime.
-    #[error("no tokio runtime is running: build the Auditor inside one (for example in an async fn under #[tokio::main])")]
-    NoRuntime,
+    /// The writer's thread or its runtime could not be started.
+    #[error("the audit writer thread could not start: {0} (the process may be out of threads or memory)")]
+    WriterThread(#[source] std::io::Error),
 }

@@ -2,11 +2,10 @@
 //! that batches entries into the sink.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::chain::ChainConfig;
 use crate::entry::AuditEntry;
@@ -18,6 +17,7 @@ mod detached;
 pub use detached::Enqueue;
 mod retry;
 mod worker;
+mod writer_thread;
 
 pub use retry::RetryPolicy;
 pub use worker::DROPPED_ENDPOINT;
@@ -117,6 +117,7 @@ pub struct AuditorBuilder {
     retry: RetryPolicy,
     scrubber: Scrubber,
     chain: ChainConfig,
+    drain_on_drop: Duration,
 }
 
 impl Default for AuditorBuilder {
@@ -126,6 +127,7 @@ impl Default for AuditorBuilder {
             capacity: 8192,
             batch_size: 1024,
             max_batch_wait: None,
+            drain_on_drop: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             scrubber: Scrubber::default(),
             chain: ChainConfig::default(),
@@ -182,11 +184,18 @@ impl AuditorBuilder {
         self
     }
 
-    /// Starts the writer task on the current tokio runtime, writing to `sink`.
-    ///
-    /// Fails with [`ConfigError::NoRuntime`] outside a tokio runtime.
+    /// How long dropping the last [`Auditor`] handle waits for the writer to write what is
+    /// still queued (default 5 s); past it, what is left is reported on stderr. `shutdown()`
+    /// is the explicit, awaited way.
+    #[must_use]
+    pub fn drain_on_drop(mut self, wait: Duration) -> Self {
+        self.drain_on_drop = wait;
+        self
+    }
+
+    /// Starts the writer, on a thread of its own, writing to `sink`. Works inside or outside a
+    /// tokio runtime; the writer outlives the runtime that built the auditor.
     pub fn build(self, sink: impl Sink) -> Result<Auditor, ConfigError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         let (tx, rx) = mpsc::channel(self.capacity);
         let counters = Arc::new(Counters::default());
         let max_batch_wait = self.max_batch_wait.unwrap_or(match self.overflow {
@@ -208,7 +217,7 @@ impl AuditorBuilder {
             chain,
             pipelined: self.overflow != OverflowPolicy::Strict,
         };
-        let handle = runtime.spawn(worker.run());
+        let writer = writer_thread::WriterThread::start(worker, self.drain_on_drop)?;
         Ok(Auditor {
             inner: Some(Arc::new(Shared {
                 tx,
@@ -216,9 +225,9 @@ impl AuditorBuilder {
                 capacity: self.capacity,
                 counters,
                 scrubber: self.scrubber,
-                worker: Mutex::new(Some(handle)),
                 shut_down: AtomicBool::new(false),
                 detached: detached::Detached::default(),
+                _writer: writer,
             })),
         })
     }
@@ -226,13 +235,14 @@ impl AuditorBuilder {
 
 /// The handle that records audit entries: cheap to clone, safe to share across tasks.
 ///
-/// Entries go into a bounded queue; one background task forms batches and writes them to the
-/// sink, retrying failures. Call [`Auditor::shutdown`] before the program exits to drain the
-/// queue and flush the sink.
+/// Entries go into a bounded queue; a writer on a thread of its own forms batches and writes
+/// them to the sink, retrying failures. Call [`Auditor::shutdown`] before the program exits to
+/// drain the queue and flush the sink, and to learn whether that worked.
 ///
-/// **If you forget `shutdown`:** when the last handle is dropped, the writer still drains the
-/// queue and closes the sink, but only while the tokio runtime keeps running; entries still
-/// queued when the runtime itself stops (returning from `#[tokio::main]`) are lost.
+/// **If you forget `shutdown`:** dropping the last handle drains the queue and closes the sink,
+/// waiting up to [`AuditorBuilder::drain_on_drop`] (5 s); the writer does not depend on the
+/// runtime that built the auditor, so a `#[tokio::test]` or a `main` that returns early through
+/// `?` loses nothing. A handle that is never dropped (a global) needs `shutdown()`.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -259,9 +269,10 @@ struct Shared {
     capacity: usize,
     counters: Arc<Counters>,
     scrubber: Scrubber,
-    worker: Mutex<Option<JoinHandle<()>>>,
     shut_down: AtomicBool,
     detached: detached::Detached,
+    /// Last, so that `tx` is dropped (the queue closes) before the writer is waited for.
+    _writer: writer_thread::WriterThread,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -438,16 +449,6 @@ impl Auditor {
             (Ok(()), Ok(result)) => result.map_err(RecordError::Sink),
             _ => Err(RecordError::Closed),
         };
-        let worker = shared
-            .worker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(worker) = worker {
-            if let Err(e) = worker.await {
-                tracing::error!(error = %e, "the audit writer task failed");
-            }
-        }
         result
     }
 
