@@ -84,3 +84,67 @@ async fn shutdown_is_bounded_by_the_grace_period() {
     assert!(text.contains("\"path\":\"/api/v1/sow/SOW-0001\""), "{text}");
     drop(held);
 }
+
+/// #11 finding 4: a sink that cannot reach its store says so on stderr while it spools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_visible_on_stderr() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spool = dir.path().join("spool");
+    let sink = format!(
+        "postgres://postgres@127.0.0.1:1/test?audit_spool={}",
+        spool.display()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quickstart"))
+        .current_dir(dir.path())
+        .env("PORT", port.to_string())
+        .env("AUDIT_SINK", &sink)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Reads stderr to its end (closing it early would make the quickstart's writes fail).
+    let (seen, saw) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut found = None;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if found.is_none() && line.contains("spool") {
+                let _ = seen.send(());
+                found = Some(line);
+            }
+        }
+        found
+    });
+    // Calls until the quickstart listens and the sink has tried the database.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    for _ in 0..50 {
+        let uri: http::Uri = format!("http://127.0.0.1:{port}/api/v1/sow/SOW-1")
+            .parse()
+            .unwrap();
+        let _ = client.get(uri).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if saw.try_recv().is_ok() {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    let line = reader.join().unwrap();
+    assert!(
+        line.is_some_and(|l| l.contains("WARN")),
+        "no spooling warning on stderr"
+    );
+}

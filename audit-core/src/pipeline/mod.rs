@@ -14,6 +14,7 @@ use crate::sink::Sink;
 use crate::summary::Scrubber;
 
 mod detached;
+mod faults;
 pub use detached::Enqueue;
 mod retry;
 mod worker;

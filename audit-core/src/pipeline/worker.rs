@@ -110,6 +110,7 @@ struct Sealer {
     numberer: Option<Numberer>,
     lost: Lost,
     spare: Vec<Prepared>,
+    faults: super::faults::FaultLog,
 }
 
 /// Owns the chain's hashing half.
@@ -124,6 +125,7 @@ struct Writer {
     sink: Box<dyn Sink>,
     retry: RetryPolicy,
     counters: Arc<Counters>,
+    faults: super::faults::FaultLog,
 }
 
 impl Worker {
@@ -146,6 +148,7 @@ impl Worker {
                 numberer,
                 lost: Lost::default(),
                 spare: Vec::new(),
+                faults: super::faults::FaultLog::default(),
             },
             linker: Linker {
                 hasher,
@@ -155,6 +158,7 @@ impl Worker {
                 sink: self.sink,
                 retry: self.retry,
                 counters: self.counters,
+                faults: super::faults::FaultLog::default(),
             },
         };
         if pipelined {
@@ -459,6 +463,7 @@ impl Sealer {
         let mut reports = Vec::new();
         let dropped = self.counters.unreported_drops.swap(0, Ordering::AcqRel);
         if dropped > 0 {
+            self.faults.dropped(dropped);
             let start = self.counters.drop_window_start.swap(0, Ordering::Relaxed);
             let end = self.counters.drop_window_end.load(Ordering::Relaxed);
             reports.push(gap_report(
@@ -662,13 +667,14 @@ impl Writer {
                     self.counters
                         .written
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.faults.succeeded(self.sink.name());
                     return Ok(());
                 }
                 Err(e) if attempt >= self.retry.attempts() => return Err(Arc::new(e)),
                 Err(e) => {
                     let delay = self.retry.delay(attempt);
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(sink = self.sink.name(), attempt, retry_in = ?delay, error = %e, "audit sink failed; retrying");
+                    self.faults.failed(self.sink.name(), delay, &e);
                     tokio::time::sleep(delay).await;
                 }
             }

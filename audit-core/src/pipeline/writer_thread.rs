@@ -3,6 +3,7 @@
 //! `#[tokio::test]`, a `main` returning early through `?`), and dropping the last handle drains
 //! the queue into the sink, waiting a bounded time; what cannot be written is said on stderr.
 
+use std::io::Write as _;
 use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -51,16 +52,22 @@ impl Drop for WriterThread {
                     let _ = thread.join();
                 }
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => eprintln!(
-                "audit: the writer had not written every queued entry {:?} after the last Auditor \
-                 was dropped; those still queued may be lost (call Auditor::shutdown().await \
-                 before exiting, or raise AuditorBuilder::drain_on_drop)",
-                self.wait
-            ),
+            // `writeln!`, not `eprintln!`: a closed stderr must not turn this drop into a panic.
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "audit: the writer had not written every queued entry {:?} after the last \
+                     Auditor was dropped; those still queued may be lost (call \
+                     Auditor::shutdown().await before exiting, or raise \
+                     AuditorBuilder::drain_on_drop)",
+                    self.wait
+                );
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "audit: the writer thread stopped unexpectedly; queued entries may be lost"
-                )
+                );
             }
         }
     }

@@ -50,6 +50,19 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // The audit log's faults (a failing sink, spooling, recovery, dropped entries) are tracing
+    // warnings: show them on stderr (RUST_LOG to change the level).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A closed stderr must not make the subscriber panic (it reports its own write errors
+        // with `eprintln!` otherwise), least of all inside the audit writer.
+        .log_internal_errors(false)
+        .init();
     let config =
         EnvConfig::from_lookup_with_default(|name| std::env::var(name).ok(), DEFAULT_SINKS)?;
     for sink in &config.sinks {
