@@ -7,6 +7,13 @@ use std::time::{Duration, Instant};
 
 use crate::error::SinkError;
 
+/// Emits a tracing event from the writer, which must survive an application subscriber that
+/// panics (tracing-subscriber's `fmt` does when it cannot write to a closed stderr): the
+/// event is lost, the writer goes on.
+pub(super) fn quietly(emit: impl FnOnce()) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(emit));
+}
+
 /// At most one repeated warning this often.
 const EVERY: Duration = Duration::from_secs(10);
 
@@ -31,25 +38,29 @@ impl FaultLog {
         self.failing_since.get_or_insert(now);
         if due(self.last_warned, now) {
             self.last_warned = Some(now);
-            tracing::warn!(
-                sink,
-                failures = self.failures,
-                retry_in = ?retry_in,
-                error = %error,
-                "audit sink failing; entries wait in the queue and are retried (repeated at most every 10 s)"
-            );
+            quietly(|| {
+                tracing::warn!(
+                    sink,
+                    failures = self.failures,
+                    retry_in = ?retry_in,
+                    error = %error,
+                    "audit sink failing; entries wait in the queue and are retried (repeated at most every 10 s)"
+                )
+            });
         }
     }
 
     /// A write succeeded: says so once if the sink had been failing.
     pub(super) fn succeeded(&mut self, sink: &str) {
         if let Some(since) = self.failing_since.take() {
-            tracing::warn!(
-                sink,
-                failures = self.failures,
-                after = ?since.elapsed(),
-                "audit sink recovered"
-            );
+            quietly(|| {
+                tracing::warn!(
+                    sink,
+                    failures = self.failures,
+                    after = ?since.elapsed(),
+                    "audit sink recovered"
+                )
+            });
             self.failures = 0;
             self.last_warned = None;
         }
@@ -61,10 +72,12 @@ impl FaultLog {
         self.drops_since_warned += count;
         if due(self.last_drop_warned, now) {
             self.last_drop_warned = Some(now);
-            tracing::warn!(
+            quietly(|| {
+                tracing::warn!(
                 dropped = self.drops_since_warned,
                 "audit entries dropped: the queue was full (written into the log as audit.dropped; repeated at most every 10 s)"
-            );
+            )
+            });
             self.drops_since_warned = 0;
         }
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::faults::quietly;
 use super::{now_micros, Ack, Counters, Msg, RetryPolicy};
 use crate::chain::{Hasher, Numbered, Numberer};
 use crate::entry::{AuditEntry, Outcome, Timestamp};
@@ -295,14 +296,18 @@ impl Stages {
         let writer = &mut self.writer;
         let closed = guard(writer.sink.close()).await.map_err(Arc::new);
         if let Err(e) = &closed {
-            tracing::error!(sink = writer.sink.name(), error = %e, "the audit sink failed to close");
+            quietly(
+                || tracing::error!(sink = writer.sink.name(), error = %e, "the audit sink failed to close"),
+            );
         }
         let failed = writer.counters.failed_entries.load(Ordering::Relaxed);
         if failed > 0 && result.is_ok() && closed.is_ok() {
-            tracing::error!(
-                failed_entries = failed,
-                "audit entries were given up after failed retries during this run"
-            );
+            quietly(|| {
+                tracing::error!(
+                    failed_entries = failed,
+                    "audit entries were given up after failed retries during this run"
+                )
+            });
         }
         result.and(closed)
     }
@@ -577,7 +582,9 @@ impl Linker {
             // Only a panic gets here: the batch went with it, and the chain's last hash. The
             // writer stops chaining rather than writing links that cannot be checked.
             Err(e) => {
-                tracing::error!(error = %e, "linking an audit batch failed; chaining stops");
+                quietly(
+                    || tracing::error!(error = %e, "linking an audit batch failed; chaining stops"),
+                );
                 batch.failed = Some(format!("linking the batch failed: {e}"));
             }
         }
@@ -590,9 +597,11 @@ impl Writer {
     async fn commit(&mut self, mut batch: Prepared) -> Committed {
         if !batch.numbered.is_empty() {
             // Every path links before it writes; lines with blank hashes must never be written.
-            tracing::error!(
-                "an audit batch reached the sink without being linked; written unchained"
-            );
+            quietly(|| {
+                tracing::error!(
+                    "an audit batch reached the sink without being linked; written unchained"
+                )
+            });
             batch.lines.clear();
         }
         let linked = match batch.failed.take() {
@@ -619,7 +628,9 @@ impl Writer {
                 self.counters
                     .failed_entries
                     .fetch_add(own as u64, Ordering::Relaxed);
-                tracing::error!(sink = self.sink.name(), entries = own, error = %e, "audit batch given up after every retry failed");
+                quietly(
+                    || tracing::error!(sink = self.sink.name(), entries = own, error = %e, "audit batch given up after every retry failed"),
+                );
             }
             let seq = |e: Option<&AuditEntry>| e.and_then(|e| e.chain.as_ref()).map(|c| c.seq);
             let own_entries = batch.entries.get(..own).unwrap_or(&[]);
