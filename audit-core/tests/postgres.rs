@@ -408,6 +408,36 @@ async fn an_unreachable_database_spools_and_the_next_start_replays() {
     schema.drop(&client).await;
 }
 
+/// #11 finding 5: a spool left by an earlier run is replayed when the writer starts, without
+/// waiting for new traffic.
+#[tokio::test]
+async fn a_spool_is_replayed_at_start_without_new_traffic() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let mut down = schema.sink("postgres://postgres@127.0.0.1:9/test");
+    let batch: Vec<AuditEntry> = (0..30).map(|_| AuditEntry::new("offline")).collect();
+    down.write(&batch).await.unwrap();
+    down.close().await.unwrap();
+    // A new auditor on the same spool, the database reachable, and no entry recorded.
+    let up = schema.sink(&database_url());
+    let stats = up.stats();
+    let auditor = audit_core::Auditor::builder().build(up).unwrap();
+    // The writer creates the table when it connects: until then there is nothing to count.
+    let table = format!("SELECT count(*) FROM \"{}\".audit_log", schema.name);
+    for _ in 0..100 {
+        if let Ok(row) = client.query_one(&table, &[]).await {
+            if row.get::<_, i64>(0) == 30 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(schema.count(&client).await, (30, 30));
+    assert_eq!(stats.replayed_batches(), 1);
+    auditor.shutdown().await.unwrap();
+    schema.drop(&client).await;
+}
+
 #[tokio::test]
 async fn the_append_only_role_of_the_docs_can_write_but_not_change() {
     let client = admin().await;

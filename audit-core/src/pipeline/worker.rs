@@ -162,6 +162,14 @@ impl Worker {
                 faults: super::faults::FaultLog::default(),
             },
         };
+        // Work an earlier run left (a spool) goes first, whether or not traffic comes.
+        let sink = &mut stages.writer.sink;
+        if let Err(e) = guard(sink.start()).await {
+            let name = sink.name();
+            quietly(
+                || tracing::warn!(sink = name, error = %e, "the audit sink could not finish its start-up work; it retries with the next batch"),
+            );
+        }
         if pipelined {
             stages.run_pipelined().await
         } else {

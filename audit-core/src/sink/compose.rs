@@ -83,6 +83,12 @@ impl<P: Sink, S: Sink> Sink for Fallback<P, S> {
         self.primary.flush().await
     }
 
+    async fn start(&mut self) -> Result<(), SinkError> {
+        let primary = self.primary.start().await;
+        let secondary = self.secondary.start().await;
+        primary.and(secondary)
+    }
+
     async fn close(&mut self) -> Result<(), SinkError> {
         let primary = self.primary.close().await;
         let secondary = self.secondary.close().await;
@@ -220,6 +226,16 @@ impl Sink for Fanout {
         let mut errors = Vec::new();
         for sink in &mut self.sinks {
             if let Err(e) = sink.flush().await {
+                errors.push(e);
+            }
+        }
+        all_ok(errors)
+    }
+
+    async fn start(&mut self) -> Result<(), SinkError> {
+        let mut errors = Vec::new();
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.start().await {
                 errors.push(e);
             }
         }

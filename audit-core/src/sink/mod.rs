@@ -61,6 +61,13 @@ pub trait Sink: Send + 'static {
         self.write(batch).await
     }
 
+    /// Called once when the writer starts, before any batch: for work left from an earlier
+    /// run (the PostgreSQL sink replays its spool here, so spooled batches do not wait for new
+    /// traffic). An error is reported and the writer goes on.
+    async fn start(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
     /// Makes everything written so far durable (for files: `fdatasync`). The pipeline calls it
     /// once per batch in `Strict` mode (group commit) and on shutdown.
     async fn flush(&mut self) -> Result<(), SinkError> {
@@ -194,6 +201,10 @@ impl Sink for Box<dyn Sink> {
         lines: &mut JsonLines,
     ) -> Result<(), SinkError> {
         (**self).write_lines(batch, lines).await
+    }
+
+    async fn start(&mut self) -> Result<(), SinkError> {
+        (**self).start().await
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {

@@ -520,6 +520,22 @@ impl Sink for PostgresSink {
         }
     }
 
+    /// Replays what an earlier run left in the spool as soon as the database answers, not only
+    /// before the next batch.
+    async fn start(&mut self) -> Result<(), SinkError> {
+        let pending = self.spool.files().map(|f| f.len()).unwrap_or(0);
+        if pending == 0 || !self.ensure_connected().await {
+            return Ok(());
+        }
+        tracing::info!(
+            batches = pending,
+            "replaying the PostgreSQL spool left by an earlier run"
+        );
+        self.replay()
+            .await
+            .map_err(|e| SinkError::other(format!("replaying the spool failed: {}", describe(&e))))
+    }
+
     async fn close(&mut self) -> Result<(), SinkError> {
         let pending = self.spool.files().map(|f| f.len()).unwrap_or(0);
         if pending > 0 {
