@@ -28,11 +28,6 @@ SERVER=target/release/examples/$SERVER_EXAMPLE
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-cat > "$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["content-type"] = "application/json"
-wrk.body = '{"client_id":"CLIENT-001","product":"Real-Time Payments","notes":"' .. string.rep("n", 940) .. '"}'
-LUA
 
 declare -A RPS
 for round in $(seq 1 "$ROUNDS"); do
@@ -44,7 +39,7 @@ for mode in $MODES; do
     curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
     sleep 0.1
   done
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/post.lua" "http://127.0.0.1:$PORT/api/v1/sow/create")
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s bench/post_1k.lua "http://127.0.0.1:$PORT/api/v1/sow/create")
   kill -INT "$pid"; wait "$pid" || true
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
