@@ -438,6 +438,33 @@ async fn a_spool_is_replayed_at_start_without_new_traffic() {
     schema.drop(&client).await;
 }
 
+/// #11 finding 5, the timer: batches that land in the spool while the writer runs are replayed
+/// once it has been idle a few seconds, without new traffic.
+#[tokio::test]
+async fn an_idle_writer_replays_the_spool() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let up = schema.sink(&database_url());
+    let auditor = audit_core::Auditor::builder().build(up).unwrap();
+    auditor.record(AuditEntry::new("online")).await.unwrap();
+    auditor.flush().await.unwrap();
+    // Another writer spools into the same directory while the database is away for it.
+    let mut down = schema.sink("postgres://postgres@127.0.0.1:9/test");
+    let batch: Vec<AuditEntry> = (0..20).map(|_| AuditEntry::new("offline")).collect();
+    down.write(&batch).await.unwrap();
+    let mut rows = 0;
+    for _ in 0..200 {
+        rows = schema.count(&client).await.0;
+        if rows == 21 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, 21, "the spooled batch was replayed while idle");
+    auditor.shutdown().await.unwrap();
+    schema.drop(&client).await;
+}
+
 #[tokio::test]
 async fn the_append_only_role_of_the_docs_can_write_but_not_change() {
     let client = admin().await;

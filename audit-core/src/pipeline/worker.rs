@@ -94,7 +94,12 @@ struct Committed {
 enum Next {
     Batch(Prepared),
     End(Prepared, Option<Ack>),
+    /// Nothing arrived for [`IDLE`]: time for the sink's catch-up work.
+    Idle,
 }
+
+/// After this long without an entry the sink gets to catch up (`Sink::start`: a spool replay).
+const IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Receives messages and forms batches.
 struct Intake {
@@ -163,13 +168,7 @@ impl Worker {
             },
         };
         // Work an earlier run left (a spool) goes first, whether or not traffic comes.
-        let sink = &mut stages.writer.sink;
-        if let Err(e) = guard(sink.start()).await {
-            let name = sink.name();
-            quietly(
-                || tracing::warn!(sink = name, error = %e, "the audit sink could not finish its start-up work; it retries with the next batch"),
-            );
-        }
+        stages.writer.catch_up().await;
         if pipelined {
             stages.run_pipelined().await
         } else {
@@ -196,6 +195,7 @@ impl Stages {
                     let _ = self.write_now(batch).await;
                 }
                 Next::End(batch, ack) => return self.end([batch], ack).await,
+                Next::Idle => self.writer.catch_up().await,
             }
         }
     }
@@ -239,6 +239,8 @@ impl Stages {
                     let rest = [linked.take(), numbered.take(), Some(batch)];
                     return self.end(rest.into_iter().flatten(), ack).await;
                 }
+                // Intake waited only with nothing in flight: the sink is free.
+                Next::Idle => writer.catch_up().await,
             }
         }
     }
@@ -344,19 +346,18 @@ impl Intake {
             .numberer
             .as_ref()
             .and_then(Numberer::checkpoint_deadline);
-        let received = match deadline {
-            // Unsealed entries get their timed checkpoint even when no more entries come.
-            Some(at) => {
-                let at = tokio::time::Instant::from_std(at);
-                let receiving = self.rx.recv_many(&mut self.msgs, self.batch_size);
-                match tokio::time::timeout_at(at, receiving).await {
-                    Ok(received) => received,
-                    Err(_elapsed) => {
-                        return Next::Batch(sealer.prepare(Vec::new(), Vec::new(), false))
-                    }
-                }
+        // Unsealed entries get their timed checkpoint even when no more entries come; an idle
+        // writer lets the sink catch up.
+        let checkpoint = deadline.map(tokio::time::Instant::from_std);
+        let idle = tokio::time::Instant::now() + IDLE;
+        let at = checkpoint.map_or(idle, |checkpoint| checkpoint.min(idle));
+        let receiving = self.rx.recv_many(&mut self.msgs, self.batch_size);
+        let received = match tokio::time::timeout_at(at, receiving).await {
+            Ok(received) => received,
+            Err(_elapsed) if checkpoint.is_some_and(|c| c <= tokio::time::Instant::now()) => {
+                return Next::Batch(sealer.prepare(Vec::new(), Vec::new(), false))
             }
-            None => self.rx.recv_many(&mut self.msgs, self.batch_size).await,
+            Err(_elapsed) => return Next::Idle,
         };
         if received == 0 {
             // Every handle was dropped without shutdown: drain and close.
@@ -601,6 +602,16 @@ impl Linker {
 }
 
 impl Writer {
+    /// The sink's catch-up work (`Sink::start`), at start and whenever the writer is idle.
+    async fn catch_up(&mut self) {
+        if let Err(e) = guard(self.sink.start()).await {
+            let name = self.sink.name();
+            quietly(
+                || tracing::warn!(sink = name, error = %e, "the audit sink could not catch up; it tries again when idle or with the next batch"),
+            );
+        }
+    }
+
     /// Writes the batch with retries, answers its callers, and says what was lost.
     async fn commit(&mut self, mut batch: Prepared) -> Committed {
         if !batch.numbered.is_empty() {

@@ -61,9 +61,10 @@ pub trait Sink: Send + 'static {
         self.write(batch).await
     }
 
-    /// Called once when the writer starts, before any batch: for work left from an earlier
-    /// run (the PostgreSQL sink replays its spool here, so spooled batches do not wait for new
-    /// traffic). An error is reported and the writer goes on.
+    /// Catch-up work, called when the writer starts (before any batch) and again whenever no
+    /// entry came for 5 seconds: the PostgreSQL sink replays its spool here, so spooled
+    /// batches wait neither for new traffic nor for a restart. An error is reported and the
+    /// writer goes on.
     async fn start(&mut self) -> Result<(), SinkError> {
         Ok(())
     }

@@ -520,17 +520,15 @@ impl Sink for PostgresSink {
         }
     }
 
-    /// Replays what an earlier run left in the spool as soon as the database answers, not only
-    /// before the next batch.
+    /// Replays the spool (what an earlier run left, or batches spooled while the database was
+    /// away) as soon as the database answers, at start and whenever the writer is idle, not
+    /// only before the next batch.
     async fn start(&mut self) -> Result<(), SinkError> {
         let pending = self.spool.files().map(|f| f.len()).unwrap_or(0);
         if pending == 0 || !self.ensure_connected().await {
             return Ok(());
         }
-        tracing::info!(
-            batches = pending,
-            "replaying the PostgreSQL spool left by an earlier run"
-        );
+        tracing::info!(batches = pending, "replaying the PostgreSQL spool");
         self.replay()
             .await
             .map_err(|e| SinkError::other(format!("replaying the spool failed: {}", describe(&e))))
