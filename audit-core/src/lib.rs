@@ -82,7 +82,7 @@ pub use sink::postgres;
 pub use sink::{
     format_pretty, Fallback, Fanout, JsonLines, MemorySink, Sink, StdoutFormat, StdoutSink,
 };
-pub use summary::{Scrubber, SummaryLimits};
+pub use summary::{content_type_essence, Scrubber, SummaryLimits};
 
 /// The message of a caught panic (`&str` and `String` payloads; others are "unknown panic").
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -26,12 +26,7 @@ impl Protocol {
         let Some(content_type) = content_type else {
             return Protocol::Http;
         };
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let essence = audit_core::content_type_essence(content_type);
         let subtype = |prefix: &str| {
             essence
                 .strip_prefix(prefix)

@@ -286,45 +286,43 @@ impl Redaction {
         if !self.enabled {
             return Cow::Borrowed(query);
         }
-        let name_of = |pair: &'a str| pair.split_once('=').map_or(pair, |(name, _)| name);
-        let sensitive = |pair: &str| {
-            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-            let name = name.replace('+', " ");
-            let decoded = percent_decode_str(&name).decode_utf8_lossy();
-            self.is_sensitive_query_param(&decoded)
-        };
-        let scrub_value = |pair: &'a str| -> Cow<'a, str> {
-            let Some((_, value)) = pair.split_once('=') else {
-                return Cow::Borrowed(pair);
-            };
-            let decoded = percent_decode_str(value)
-                .decode_utf8_lossy()
-                .replace('+', " ");
-            match self.detectors.scrub(&decoded) {
-                Cow::Borrowed(_) => Cow::Borrowed(pair),
-                Cow::Owned(_) => Cow::Owned(format!("{}={REDACTED}", name_of(pair))),
-            }
-        };
-        let changed = query
-            .split('&')
-            .any(|pair| sensitive(pair) || matches!(scrub_value(pair), Cow::Owned(_)));
-        if !changed {
-            return Cow::Borrowed(query);
-        }
-        let mut out = String::with_capacity(query.len());
+        // One pass; the copy starts at the first pair that changes (most queries hold none).
+        let mut out: Option<String> = None;
+        let mut start = 0;
         for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
+            let (name, value) = pair
+                .split_once('=')
+                .map_or((pair, None), |(n, v)| (n, Some(v)));
+            let redact = self.is_sensitive_query_param(
+                &percent_decode_str(&name.replace('+', " ")).decode_utf8_lossy(),
+            ) || value.is_some_and(|value| {
+                let decoded = percent_decode_str(value)
+                    .decode_utf8_lossy()
+                    .replace('+', " ");
+                matches!(self.detectors.scrub(&decoded), Cow::Owned(_))
+            });
+            match &mut out {
+                None if !redact => {}
+                None => {
+                    let mut copy = String::with_capacity(query.len() + REDACTED.len());
+                    copy.push_str(&query[..start]);
+                    out = Some(copy);
+                }
+                Some(copy) if i > 0 => copy.push('&'),
+                Some(_) => {}
             }
-            if sensitive(pair) {
-                out.push_str(name_of(pair));
-                out.push('=');
-                out.push_str(REDACTED);
-            } else {
-                out.push_str(&scrub_value(pair));
+            if let Some(copy) = &mut out {
+                if redact {
+                    copy.push_str(name);
+                    copy.push('=');
+                    copy.push_str(REDACTED);
+                } else {
+                    copy.push_str(pair);
+                }
             }
+            start += pair.len() + 1;
         }
-        Cow::Owned(out)
+        out.map_or(Cow::Borrowed(query), Cow::Owned)
     }
 
     /// The user to log: pseudonymised when a key is set, `anonymous` kept as it is.

@@ -7,6 +7,21 @@ use serde_json::Value;
 use super::{multipart, wrap, Scrubber};
 use crate::lenient_json;
 
+/// The media type of a `content-type` value without its parameters, lower-cased:
+/// `Application/JSON; charset=utf-8` → `application/json`.
+///
+/// ```
+/// assert_eq!(audit_core::content_type_essence("Text/Plain; charset=utf-8"), "text/plain");
+/// ```
+pub fn content_type_essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
 impl Scrubber {
     /// Describes a captured body as an object, or `None` for an empty body.
     ///
@@ -126,12 +141,7 @@ impl BodyKind {
                 _ => BodyKind::Binary,
             };
         };
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let essence = content_type_essence(content_type);
         if essence == "application/x-www-form-urlencoded" {
             BodyKind::Form
         } else if essence == "application/json"

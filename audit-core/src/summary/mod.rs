@@ -3,6 +3,8 @@
 mod body;
 mod multipart;
 
+pub use body::content_type_essence;
+
 use serde_json::{Map, Value};
 
 use crate::redact::{PathStep, Redaction, REDACTED};

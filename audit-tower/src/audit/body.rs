@@ -122,6 +122,18 @@ impl Completion {
         self.complete(outcome, error, grpc);
     }
 
+    /// Drives the entry's record into the queue; ready at once when none is pending.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(pending) = self.pending.as_mut() {
+            let result = ready!(pending.as_mut().poll(cx));
+            self.pending = None;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "audit entry not recorded");
+            }
+        }
+        Poll::Ready(())
+    }
+
     /// Completes the entry with what the caller knows of how it ended.
     fn complete(&mut self, outcome: Outcome, error: Option<String>, grpc: Option<GrpcStatus>) {
         let ending = Ending {
@@ -219,12 +231,8 @@ where
             return body.poll_frame(cx);
         };
         // The entry waits for room in the queue (back-pressure), with the last frame held.
-        if let Some(pending) = completion.pending.as_mut() {
-            let result = ready!(pending.as_mut().poll(cx));
-            completion.pending = None;
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "audit entry not recorded");
-            }
+        if completion.pending.is_some() {
+            ready!(completion.poll_pending(cx));
             if let Some(frame) = completion.held.take() {
                 return Poll::Ready(Some(Ok(frame)));
             }
@@ -258,19 +266,9 @@ where
                 if ended || completion.delivered() {
                     completion.passthrough = !ended;
                     completion.complete_now();
-                    if let Some(pending) = completion.pending.as_mut() {
-                        match pending.as_mut().poll(cx) {
-                            Poll::Ready(result) => {
-                                completion.pending = None;
-                                if let Err(e) = result {
-                                    tracing::warn!(error = %e, "audit entry not recorded");
-                                }
-                            }
-                            Poll::Pending => {
-                                completion.held = Some(frame);
-                                return Poll::Pending;
-                            }
-                        }
+                    if completion.poll_pending(cx).is_pending() {
+                        completion.held = Some(frame);
+                        return Poll::Pending;
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -286,13 +284,7 @@ where
             }
             None => {
                 completion.complete_now();
-                if let Some(pending) = completion.pending.as_mut() {
-                    let result = ready!(pending.as_mut().poll(cx));
-                    completion.pending = None;
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "audit entry not recorded");
-                    }
-                }
+                ready!(completion.poll_pending(cx));
                 Poll::Ready(None)
             }
         }
