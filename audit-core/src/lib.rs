@@ -67,8 +67,8 @@ pub use error::{ConfigError, RecordError, SinkError};
 pub use global::{global_auditor, set_global_auditor};
 pub use grpc::GrpcStatus;
 pub use pipeline::{
-    Auditor, AuditorBuilder, Enqueue, OverflowPolicy, RetryPolicy, Stats, TryRecordError,
-    DROPPED_ENDPOINT,
+    Auditor, AuditorBuilder, Enqueue, OverflowPolicy, RetryPolicy, ShutdownGuard, Stats,
+    TryRecordError, DROPPED_ENDPOINT,
 };
 pub use redact::{
     normalize_name, url_without_password, Detectors, PathError, PathSelector, PathStep, Redaction,

@@ -719,3 +719,42 @@ async fn nul_characters_do_not_poison_a_batch() {
     assert_eq!(back.fields["note"], "x\u{FFFD}");
     schema.drop(&client).await;
 }
+
+/// #11 finding 4: the auditor's counters tell entries in the spool from entries stored.
+#[tokio::test]
+async fn the_counters_tell_spooled_entries_from_stored_ones() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let down = schema.sink("postgres://postgres@127.0.0.1:9/test");
+    let auditor = audit_core::Auditor::builder().build(down).unwrap();
+    for _ in 0..40 {
+        auditor.record(AuditEntry::new("offline")).await.unwrap();
+    }
+    auditor.flush().await.unwrap();
+    let stats = auditor.stats();
+    assert_eq!((stats.written, stats.spooled), (40, 40));
+    auditor.shutdown().await.unwrap();
+    assert_eq!(auditor.stats().spooled, 40);
+    // The next run finds them, replays them at start, and says the spool is empty.
+    let up = audit_core::Auditor::builder()
+        .build(schema.sink(&database_url()))
+        .unwrap();
+    assert_eq!(
+        up.stats().spooled,
+        40,
+        "counted at start, before the replay"
+    );
+    up.flush().await.unwrap();
+    let mut spooled = 40;
+    for _ in 0..100 {
+        spooled = up.stats().spooled;
+        if spooled == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(spooled, 0);
+    assert_eq!(schema.count(&client).await, (40, 40));
+    up.shutdown().await.unwrap();
+    schema.drop(&client).await;
+}

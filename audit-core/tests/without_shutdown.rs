@@ -76,3 +76,34 @@ fn a_synchronous_program_needs_no_runtime() {
     drop(auditor);
     assert_eq!(sink.memory.len(), 10);
 }
+
+/// A long `max_batch_wait` does not hold entries past the last drop, nor a `flush()`: the
+/// writer's wait is cut short by whoever waits for it.
+#[test]
+fn a_long_batch_wait_delays_neither_flush_nor_the_last_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let sink = JsonlSink::builder(dir.path()).open().unwrap();
+        let auditor = Auditor::builder()
+            .batch_size(10_000)
+            .max_batch_wait(Duration::from_secs(600))
+            .build(sink)
+            .unwrap();
+        for _ in 0..50 {
+            auditor.record(AuditEntry::new("test_call")).await.unwrap();
+        }
+        // Bounded here only so that a regression fails instead of hanging the suite.
+        tokio::time::timeout(Duration::from_secs(60), auditor.flush())
+            .await
+            .expect("flush waited out the batch wait")
+            .unwrap();
+        assert_eq!(lines(dir.path()), 50);
+        for _ in 0..50 {
+            auditor.record(AuditEntry::new("test_call")).await.unwrap();
+        }
+    });
+    // The drop waited at most 5 s (`drain_on_drop`): without the wake-up, the writer would
+    // still be sleeping and these 50 would be lost.
+    assert_eq!(lines(dir.path()), 100);
+}

@@ -107,11 +107,12 @@ async fn an_unreachable_database_is_visible_on_stderr() {
         .env("PORT", port.to_string())
         .env("AUDIT_SINK", &sink)
         .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
     // Reads stderr to its end (closing it early would make the quickstart's writes fail).
     let (seen, saw) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -146,5 +147,13 @@ async fn an_unreachable_database_is_visible_on_stderr() {
     assert!(
         line.is_some_and(|l| l.contains("WARN")),
         "no spooling warning on stderr"
+    );
+    // The closing line does not count spooled entries as written.
+    let mut printed = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut printed).unwrap();
+    let last = printed.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("wait in the local spool") && !last.contains("entries written"),
+        "closing line: {last}"
     );
 }

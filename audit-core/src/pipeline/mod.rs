@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::chain::ChainConfig;
 use crate::entry::AuditEntry;
@@ -15,7 +15,9 @@ use crate::summary::Scrubber;
 
 mod detached;
 mod faults;
+mod guard;
 pub use detached::Enqueue;
+pub use guard::ShutdownGuard;
 mod retry;
 mod worker;
 mod writer_thread;
@@ -56,8 +58,14 @@ pub enum TryRecordError {
 pub struct Stats {
     /// Entries accepted into the queue.
     pub recorded: u64,
-    /// Entries the sink accepted (including `audit.dropped` reports).
+    /// Entries the sink accepted (including `audit.dropped` reports): stored at its
+    /// destination, or held in its local spool until the destination takes them (see
+    /// [`spooled`](Self::spooled)).
     pub written: u64,
+    /// Entries the sink holds in its local spool now, waiting for their destination (the
+    /// PostgreSQL sink while the database is away), those an earlier run left included;
+    /// updated after every write and catch-up.
+    pub spooled: u64,
     /// Entries dropped because the queue was full ([`OverflowPolicy::DropNewest`]).
     pub dropped: u64,
     /// Batches given up after every retry failed.
@@ -74,6 +82,7 @@ pub struct Stats {
 pub(crate) struct Counters {
     recorded: AtomicU64,
     written: AtomicU64,
+    spooled: AtomicU64,
     dropped: AtomicU64,
     failed_batches: AtomicU64,
     failed_entries: AtomicU64,
@@ -199,6 +208,9 @@ impl AuditorBuilder {
     pub fn build(self, sink: impl Sink) -> Result<Auditor, ConfigError> {
         let (tx, rx) = mpsc::channel(self.capacity);
         let counters = Arc::new(Counters::default());
+        let urgent = Arc::new(Notify::new());
+        // What an earlier run left in the sink's spool shows before the writer's first step.
+        counters.spooled.store(sink.spooled(), Ordering::Relaxed);
         let max_batch_wait = self.max_batch_wait.unwrap_or(match self.overflow {
             OverflowPolicy::Strict => Duration::ZERO,
             _ => Duration::from_millis(5),
@@ -215,6 +227,7 @@ impl AuditorBuilder {
             retry: self.retry,
             redaction: self.scrubber.redaction.clone(),
             counters: counters.clone(),
+            urgent: urgent.clone(),
             chain,
             pipelined: self.overflow != OverflowPolicy::Strict,
         };
@@ -228,6 +241,8 @@ impl AuditorBuilder {
                 scrubber: self.scrubber,
                 shut_down: AtomicBool::new(false),
                 detached: detached::Detached::default(),
+                drain_on_drop: self.drain_on_drop,
+                urgent,
                 _writer: writer,
             })),
         })
@@ -272,8 +287,17 @@ struct Shared {
     scrubber: Scrubber,
     shut_down: AtomicBool,
     detached: detached::Detached,
+    drain_on_drop: Duration,
+    urgent: Arc<Notify>,
     /// Last, so that `tx` is dropped (the queue closes) before the writer is waited for.
     _writer: writer_thread::WriterThread,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle is gone: the writer should not finish a long batch wait first.
+        self.urgent.notify_one();
+    }
 }
 
 impl std::fmt::Debug for Auditor {
@@ -422,6 +446,7 @@ impl Auditor {
             .send(Msg::Flush(ack))
             .await
             .map_err(|_| RecordError::Closed)?;
+        shared.urgent.notify_one();
         match done.await {
             Ok(result) => result.map_err(RecordError::Sink),
             Err(_) => Err(RecordError::Closed),
@@ -446,6 +471,7 @@ impl Auditor {
         shared.detached.settled().await;
         let (ack, done) = oneshot::channel();
         let sent = shared.tx.send(Msg::Shutdown(ack)).await;
+        shared.urgent.notify_one();
         let result = match (sent, done.await) {
             (Ok(()), Ok(result)) => result.map_err(RecordError::Sink),
             _ => Err(RecordError::Closed),
@@ -462,6 +488,7 @@ impl Auditor {
         Stats {
             recorded: c.recorded.load(Ordering::Relaxed),
             written: c.written.load(Ordering::Relaxed),
+            spooled: c.spooled.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             failed_batches: c.failed_batches.load(Ordering::Relaxed),
             failed_entries: c.failed_entries.load(Ordering::Relaxed),

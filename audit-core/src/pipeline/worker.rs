@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::faults::quietly;
 use super::{now_micros, Ack, Counters, Msg, RetryPolicy};
@@ -36,6 +36,9 @@ pub(crate) struct Worker {
     pub retry: RetryPolicy,
     pub redaction: Redaction,
     pub counters: Arc<Counters>,
+    /// Woken by `flush()`, `shutdown()` and the last handle's drop, so a long
+    /// `max_batch_wait` never delays them.
+    pub urgent: Arc<Notify>,
     pub chain: Option<(Numberer, Hasher)>,
     /// Whether batches overlap in stages; not under `Strict`, where callers wait for each
     /// batch and a group commit should take everything that queued up during the last one.
@@ -106,6 +109,7 @@ struct Intake {
     rx: mpsc::Receiver<Msg>,
     batch_size: usize,
     max_batch_wait: Duration,
+    urgent: Arc<Notify>,
     msgs: Vec<Msg>,
 }
 
@@ -146,6 +150,7 @@ impl Worker {
                 rx: self.rx,
                 batch_size: self.batch_size,
                 max_batch_wait: self.max_batch_wait,
+                urgent: self.urgent,
                 msgs: Vec::with_capacity(self.batch_size),
             },
             sealer: Sealer {
@@ -305,6 +310,7 @@ impl Stages {
         }
         let writer = &mut self.writer;
         let closed = guard(writer.sink.close()).await.map_err(Arc::new);
+        writer.note_spooled();
         if let Err(e) = &closed {
             quietly(
                 || tracing::error!(sink = writer.sink.name(), error = %e, "the audit sink failed to close"),
@@ -365,8 +371,12 @@ impl Intake {
         }
         let waiting_caller = self.msgs.iter().any(|m| !matches!(m, Msg::Entry(_)));
         if self.msgs.len() < self.batch_size && !waiting_caller && !self.max_batch_wait.is_zero() {
-            // Sleep rather than wait on the queue, so senders do not wake this task per entry.
-            tokio::time::sleep(self.max_batch_wait).await;
+            // Sleep rather than wait on the queue, so senders do not wake this task per entry;
+            // a caller who waits (flush, shutdown, the last drop) cuts the sleep short.
+            tokio::select! {
+                () = tokio::time::sleep(self.max_batch_wait) => {}
+                () = self.urgent.notified() => {}
+            }
             while self.msgs.len() < self.batch_size {
                 match self.rx.try_recv() {
                     Ok(msg) => self.msgs.push(msg),
@@ -610,6 +620,13 @@ impl Writer {
                 || tracing::warn!(sink = name, error = %e, "the audit sink could not catch up; it tries again when idle or with the next batch"),
             );
         }
+        self.note_spooled();
+    }
+
+    /// Publishes how many entries the sink holds in its spool.
+    fn note_spooled(&self) {
+        let spooled = self.sink.spooled();
+        self.counters.spooled.store(spooled, Ordering::Relaxed);
     }
 
     /// Writes the batch with retries, answers its callers, and says what was lost.
@@ -692,6 +709,7 @@ impl Writer {
             if durable && result.is_ok() {
                 result = guard(self.sink.flush()).await;
             }
+            self.note_spooled();
             match result {
                 Ok(()) => {
                     self.counters

@@ -95,6 +95,10 @@ impl<P: Sink, S: Sink> Sink for Fallback<P, S> {
         primary.and(secondary)
     }
 
+    fn spooled(&self) -> u64 {
+        self.primary.spooled() + self.secondary.spooled()
+    }
+
     fn name(&self) -> &str {
         "fallback"
     }
@@ -250,6 +254,10 @@ impl Sink for Fanout {
             }
         }
         all_ok(errors)
+    }
+
+    fn spooled(&self) -> u64 {
+        self.sinks.iter().map(|sink| sink.spooled()).sum()
     }
 
     fn name(&self) -> &str {

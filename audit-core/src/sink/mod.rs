@@ -80,6 +80,13 @@ pub trait Sink: Send + 'static {
         self.flush().await
     }
 
+    /// Entries this sink holds in a local spool, waiting for their destination (those an
+    /// earlier run left included). The pipeline reports it as [`Stats::spooled`](crate::Stats)
+    /// after every write and catch-up; `0` for sinks without a spool.
+    fn spooled(&self) -> u64 {
+        0
+    }
+
     /// A short name for logs and errors.
     fn name(&self) -> &str {
         "custom"
@@ -214,6 +221,10 @@ impl Sink for Box<dyn Sink> {
 
     async fn close(&mut self) -> Result<(), SinkError> {
         (**self).close().await
+    }
+
+    fn spooled(&self) -> u64 {
+        (**self).spooled()
     }
 
     fn name(&self) -> &str {

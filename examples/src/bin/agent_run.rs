@@ -61,6 +61,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if audit_core::set_global_auditor(auditor.clone()).is_err() {
         eprintln!("a global auditor was already set");
     }
+    // The global handle is never dropped: the guard drains it however `main` ends (an early
+    // `?`, a panic); `shutdown()` below is the explicit way, which also reports errors.
+    let _guard = auditor.shutdown_guard();
     let findings = agent_run("alice", "run-42", "rust audit libraries", "sk-live-123").await;
     eprintln!("agent found {findings} results");
     auditor.shutdown().await?;

@@ -125,10 +125,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Drain the queue and flush every sink: no entry recorded before this point is lost.
     auditor.shutdown().await?;
-    println!(
-        "audit log flushed: {} entries written",
-        auditor.stats().written
-    );
+    let stats = auditor.stats();
+    if stats.spooled == 0 {
+        println!("audit log flushed: {} entries written", stats.written);
+    } else {
+        // Spooled entries are safe on disk but not yet where the operator looks for them.
+        println!(
+            "audit log flushed: {} entries accepted; {} wait in the local spool for the sink's store and are replayed at the next start",
+            stats.written, stats.spooled
+        );
+    }
     Ok(())
 }
 

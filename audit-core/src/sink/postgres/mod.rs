@@ -373,7 +373,7 @@ impl PostgresSink {
                 }
             };
             self.copy_deduplicated(&batch).await?;
-            if let Err(e) = self.spool.remove(&file) {
+            if let Err(e) = self.spool.remove(&file, batch.len()) {
                 // It would be replayed again: harmless, deduplicated.
                 tracing::error!(error = %e, "could not remove a replayed spool file");
             }
@@ -487,7 +487,7 @@ impl PostgresSink {
         }
     }
 
-    fn spool(&self, batch: &[AuditEntry]) -> Result<(), SinkError> {
+    fn spool(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
         let path = self.spool.push(batch)?;
         self.stats
             .inner
@@ -551,6 +551,10 @@ impl Sink for PostgresSink {
         }
         self.client = None;
         Ok(())
+    }
+
+    fn spooled(&self) -> u64 {
+        self.spool.entries()
     }
 
     fn name(&self) -> &str {

@@ -9,11 +9,15 @@ use crate::error::SinkError;
 
 /// A directory of `spool_<first id>.jsonl` files, one per batch. Files are written to a temporary
 /// name, synced and renamed, so a crash never leaves a partial batch under a spool name; the
-/// time-ordered ids make name order the order of recording.
+/// time-ordered ids make name order the order of recording. The entries and bytes it holds
+/// are counted once at open and then kept up to date, so spooling a batch does not list the
+/// directory.
 #[derive(Debug)]
 pub(crate) struct Spool {
     dir: PathBuf,
     max_bytes: u64,
+    entries: u64,
+    bytes: u64,
 }
 
 impl Spool {
@@ -25,7 +29,23 @@ impl Spool {
         builder
             .create(&dir)
             .map_err(|e| SinkError::io("create spool directory", &dir, e))?;
-        Ok(Spool { dir, max_bytes })
+        let mut spool = Spool {
+            dir,
+            max_bytes,
+            entries: 0,
+            bytes: 0,
+        };
+        for file in spool.files()? {
+            let (entries, bytes) = count_lines(&file);
+            spool.entries += entries;
+            spool.bytes += bytes;
+        }
+        Ok(spool)
+    }
+
+    /// Entries in the spool now.
+    pub fn entries(&self) -> u64 {
+        self.entries
     }
 
     pub fn dir(&self) -> &Path {
@@ -52,16 +72,8 @@ impl Spool {
         Ok(files)
     }
 
-    fn used_bytes(&self) -> Result<u64, SinkError> {
-        let mut total = 0;
-        for file in self.files()? {
-            total += fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-        }
-        Ok(total)
-    }
-
     /// Stores a batch durably; fails when the spool would outgrow its bound.
-    pub fn push(&self, batch: &[AuditEntry]) -> Result<PathBuf, SinkError> {
+    pub fn push(&mut self, batch: &[AuditEntry]) -> Result<PathBuf, SinkError> {
         let Some(first) = batch.first() else {
             return Ok(self.dir.clone());
         };
@@ -69,7 +81,7 @@ impl Spool {
         for entry in batch {
             crate::sink::write_line(entry, &mut buf)?;
         }
-        let used = self.used_bytes()?;
+        let used = self.bytes;
         if used + buf.len() as u64 > self.max_bytes {
             return Err(SinkError::other(format!(
                 "the PostgreSQL spool {} is full ({used} of {} bytes): the database has been unreachable too long; restore it or raise the spool bound",
@@ -91,6 +103,8 @@ impl Spool {
             fs::File::open(&self.dir)?.sync_all()
         };
         write().map_err(|e| SinkError::io("write spool file", &path, e))?;
+        self.entries += batch.len() as u64;
+        self.bytes += buf.len() as u64;
         Ok(path)
     }
 
@@ -112,16 +126,39 @@ impl Spool {
         Ok(entries)
     }
 
-    /// Removes a replayed batch.
-    pub fn remove(&self, path: &Path) -> Result<(), SinkError> {
-        fs::remove_file(path).map_err(|e| SinkError::io("remove spool file", path, e))
+    /// Removes a replayed batch of `entries` entries.
+    pub fn remove(&mut self, path: &Path, entries: usize) -> Result<(), SinkError> {
+        let bytes = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        fs::remove_file(path).map_err(|e| SinkError::io("remove spool file", path, e))?;
+        self.forget(entries as u64, bytes);
+        Ok(())
     }
 
     /// Sets aside a file that cannot be read, so it does not block the others.
-    pub fn quarantine(&self, path: &Path) {
+    pub fn quarantine(&mut self, path: &Path) {
+        let (entries, bytes) = count_lines(path);
         let target = path.with_extension("bad");
-        if let Err(e) = fs::rename(path, &target) {
-            tracing::error!(file = %path.display(), error = %e, "could not set aside an unreadable spool file");
+        match fs::rename(path, &target) {
+            Ok(()) => self.forget(entries, bytes),
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e, "could not set aside an unreadable spool file")
+            }
         }
+    }
+
+    fn forget(&mut self, entries: u64, bytes: u64) {
+        self.entries = self.entries.saturating_sub(entries);
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
+}
+
+/// The lines (one entry each) and bytes of a spool file; zero for a file that cannot be read.
+fn count_lines(path: &Path) -> (u64, u64) {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            (lines, bytes.len() as u64)
+        }
+        Err(_) => (0, 0),
     }
 }
