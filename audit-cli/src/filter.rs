@@ -24,19 +24,27 @@ pub enum StatusFilter {
     Class(u64),
 }
 
-/// Parses `2h`, `30m`, `7d`, `45s` (before now) or an RFC 3339 time, as the fixed-width UTC text
-/// entries carry, so bounds compare as strings.
+/// Parses a span back from now in humantime's grammar (`30m`, `2h`, `7d`, `1h 30m`: the one
+/// `AUDIT_*` durations use) or an RFC 3339 time, as the fixed-width UTC text entries carry, so
+/// bounds compare as strings.
 pub fn parse_time(text: &str, now: OffsetDateTime) -> Result<String, String> {
-    let relative = |unit: char, seconds: i64| -> Option<OffsetDateTime> {
-        let number: i64 = text.strip_suffix(unit)?.parse().ok()?;
-        Some(now - time::Duration::seconds(number * seconds))
+    let at = match humantime::parse_duration(text) {
+        Ok(span) => time::Duration::try_from(span)
+            .ok()
+            .and_then(|span| now.checked_sub(span))
+            .filter(|at| at.year() >= 1)
+            .ok_or_else(|| {
+                format!("`{text}` reaches back before year 1: give a shorter span or an RFC 3339 time")
+            })?,
+        Err(humantime::DurationError::NumberOverflow) => {
+            return Err(format!(
+                "`{text}` reaches back before year 1: give a shorter span or an RFC 3339 time"
+            ))
+        }
+        Err(_) => OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+            format!("`{text}` is not a time: use RFC 3339 (2026-02-07T08:00:00Z) or a span back from now (30m, 2h, 7d)")
+        })?,
     };
-    let at = relative('s', 1)
-        .or_else(|| relative('m', 60))
-        .or_else(|| relative('h', 3600))
-        .or_else(|| relative('d', 86_400))
-        .or_else(|| OffsetDateTime::parse(text, &Rfc3339).ok())
-        .ok_or_else(|| format!("`{text}` is not a time: use RFC 3339 (2026-02-07T08:00:00Z) or a span back from now (30m, 2h, 7d)"))?;
     Ok(audit_core::Timestamp::from(at).to_string())
 }
 
@@ -76,8 +84,10 @@ fn text_of(value: &Value) -> Option<&str> {
 }
 
 /// Whether `text` appears the same in any JSON writer's output (no character anyone escapes).
+/// Numbers are not: `3.0` is written `3`, `1e3` is `1000.0`, and both match as numbers.
 fn plain(text: &str) -> bool {
     !text.is_empty()
+        && text.parse::<f64>().is_err()
         && text.bytes().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@' | b' ')
         })
@@ -322,6 +332,28 @@ mod tests {
         };
         assert!(filter.may_match(r#"{"endpoint":"sow_create","request":{"path":"\/a\\b"}}"#));
         assert!(!filter.may_match(r#"{"endpoint":"login"}"#));
+    }
+
+    #[test]
+    fn spans_past_the_calendar_are_an_error_not_a_panic() {
+        let now = OffsetDateTime::now_utc();
+        for span in ["99999999999999d", "999999999999999999999s", "3000000y"] {
+            let error = parse_time(span, now).unwrap_err();
+            assert!(error.contains("before year 1"), "{span}: {error}");
+        }
+        assert!(parse_time("1h 30m", now).is_ok());
+    }
+
+    #[test]
+    fn numbers_are_not_looked_for_as_text() {
+        let filter = Filter {
+            wheres: vec![(vec!["n".into()], "3.0".into())],
+            ..Filter::default()
+        };
+        let line = r#"{"n":3}"#;
+        assert!(filter.may_match(line));
+        let entry: Value = serde_json::from_str(line).unwrap();
+        assert!(filter.matches(&entry));
     }
 
     #[test]

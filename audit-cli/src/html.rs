@@ -2,7 +2,10 @@
 //! fetched) with the summary table, and per group a latency histogram and a calls-over-time
 //! chart with errors stacked in red. Hovering a bar shows its numbers (SVG `<title>`).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
 
 use crate::stats::{Group, Row};
 
@@ -80,7 +83,7 @@ th:first-child,td:first-child{{text-align:left}}section{{margin:28px 0}}h2{{font
     page.push_str("</table>\n");
     let (start, end) = groups
         .iter()
-        .flat_map(|(_, g)| g.times.iter().map(|(t, _)| *t))
+        .flat_map(|(_, g)| g.times.keys().copied())
         .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
     let bin = BINS
         .iter()
@@ -100,13 +103,13 @@ th:first-child,td:first-child{{text-align:left}}section{{margin:28px 0}}h2{{font
     page
 }
 
-/// Bars of calls per latency bucket (durations in seconds, sorted).
-fn histogram(durations: &[f64]) -> String {
+/// Bars of calls per latency bucket.
+fn histogram(durations: &Histogram<u64>) -> String {
     let mut counts = [0u64; EDGES_MS.len()];
-    for seconds in durations {
-        let ms = seconds * 1000.0;
+    for value in durations.iter_recorded() {
+        let ms = value.value_iterated_to() as f64 / 1000.0;
         let bucket = EDGES_MS.iter().rposition(|edge| ms >= *edge).unwrap_or(0);
-        counts[bucket] += 1;
+        counts[bucket] += value.count_at_value();
     }
     let first = counts.iter().position(|c| *c > 0).unwrap_or(0);
     let last = counts.iter().rposition(|c| *c > 0).unwrap_or(0);
@@ -121,17 +124,18 @@ fn histogram(durations: &[f64]) -> String {
 }
 
 /// Calls per time bin, errors stacked on top in red.
-fn over_time(times: &[(i64, bool)], start: i64, (width, unit): (i64, &str)) -> String {
+fn over_time(times: &BTreeMap<i64, [u64; 2]>, start: i64, (width, unit): (i64, &str)) -> String {
     if times.is_empty() {
         return String::new();
     }
     let origin = start - start.rem_euclid(width);
-    let last = times.iter().map(|(t, _)| *t).max().unwrap_or(start);
+    let last = times.keys().next_back().copied().unwrap_or(start);
     let bins = ((last - origin) / width + 1).clamp(1, 400) as usize;
     let mut counts = vec![[0u64; 2]; bins];
-    for (t, error) in times {
+    for (t, [ok, errors]) in times {
         let i = (((t - origin) / width) as usize).min(bins - 1);
-        counts[i][usize::from(*error)] += 1;
+        counts[i][0] += ok;
+        counts[i][1] += errors;
     }
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     let at = |i: usize| {
@@ -235,7 +239,11 @@ mod tests {
 
     #[test]
     fn latencies_fall_into_their_buckets() {
-        let svg = histogram(&[0.0004, 0.0004, 0.003, 150.0]);
+        let mut durations = Group::default().durations;
+        for micros in [400, 400, 3_000, 150_000_000] {
+            durations.record(micros).unwrap();
+        }
+        let svg = histogram(&durations);
         assert!(svg.contains("0.2–0.5 ms: 2 calls"), "{svg}");
         assert!(svg.contains("2–5 ms: 1 calls"), "{svg}");
         assert!(svg.contains("≥ 100000 ms: 1 calls"), "{svg}");
@@ -243,7 +251,7 @@ mod tests {
 
     #[test]
     fn calls_are_binned_over_time_with_errors_stacked() {
-        let times = [(0, false), (30, true), (61, false), (3000, false)];
+        let times = BTreeMap::from([(0, [1, 0]), (30, [0, 1]), (61, [1, 0]), (3000, [1, 0])]);
         let svg = over_time(&times, 0, (60, "minute"));
         assert!(
             svg.contains("1970-01-01 00:00 UTC (per minute): 2 calls, 1 errors"),

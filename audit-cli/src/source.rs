@@ -50,10 +50,12 @@ pub struct Line<'a> {
 }
 
 /// Calls `visit` for every non-empty line of every file, in order, reusing one buffer.
-/// Unreadable files are reported on stderr and skipped; returns how many could not be read.
+/// Unreadable files are reported on stderr and skipped; returns how many could not be read. A
+/// line that is not UTF-8 is reported with its place, counted ([`crate::lines::skipped`]) and
+/// skipped; the lines after it are still read.
 pub fn each_line(files: &[PathBuf], mut visit: impl FnMut(Line<'_>) -> bool) -> usize {
     let mut unreadable = 0;
-    let mut buf = String::with_capacity(4096);
+    let mut buf = Vec::with_capacity(4096);
     for file in files {
         let mut reader = match open(file) {
             Ok(reader) => reader,
@@ -66,18 +68,30 @@ pub fn each_line(files: &[PathBuf], mut visit: impl FnMut(Line<'_>) -> bool) -> 
         let mut number = 0;
         loop {
             buf.clear();
-            match reader.read_line(&mut buf) {
+            match reader.read_until(b'\n', &mut buf) {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => {
                     eprintln!("audit: {}:{}: cannot read: {e}", file.display(), number + 1);
+                    crate::lines::note_skipped();
                     unreadable += 1;
                     break;
                 }
             }
             number += 1;
-            let complete = buf.ends_with('\n');
-            let text = buf.trim_end_matches(['\n', '\r']);
+            let complete = buf.ends_with(b"\n");
+            let text = match std::str::from_utf8(&buf) {
+                Ok(text) => text.trim_end_matches(['\n', '\r']),
+                Err(e) => {
+                    eprintln!(
+                        "audit: {}:{number}: not UTF-8 (byte {} of the line), skipped",
+                        file.display(),
+                        e.valid_up_to() + 1
+                    );
+                    crate::lines::note_skipped();
+                    continue;
+                }
+            };
             if text.trim().is_empty() {
                 continue;
             }

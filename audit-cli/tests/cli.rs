@@ -329,3 +329,57 @@ fn tail_follow_prints_entries_written_later() {
         "{next}"
     );
 }
+
+/// #13: a line that is not UTF-8 is reported and skipped, the lines after it are still read,
+/// and the exit status says the answer leaves a line out.
+#[test]
+fn a_line_that_is_not_utf8_is_skipped_and_the_rest_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    let mut bytes = Vec::new();
+    for (i, user) in ["alice", "bob"].iter().enumerate() {
+        let at = format!("2026-02-05T10:00:0{i}Z");
+        let line = serde_json::to_string(&entry("a", &at, "C", 200, 1.0, user)).unwrap();
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        if i == 0 {
+            bytes.extend_from_slice(b"{\"endpoint\":\"\xff\xfe\"}\n");
+        }
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let output = audit(&["query", file.to_str().unwrap(), "--format", "csv"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("audit.jsonl:2: not UTF-8"), "{stderr}");
+    assert!(stderr.contains("1 line could not be read"), "{stderr}");
+    assert_eq!(output.status.code(), Some(2));
+    let text = stdout(&output);
+    assert!(text.contains(",alice,") && text.contains(",bob,"), "{text}");
+}
+
+/// #13: a number given to `--where` matches the number logged, however either is written.
+#[test]
+fn where_numbers_match_as_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    let mut e = entry("a", "2026-02-05T10:00:00Z", "C", 200, 1.0, "alice");
+    e.request = Some(json!({"qty": 3}));
+    std::fs::write(&file, serde_json::to_string(&e).unwrap() + "\n").unwrap();
+    for wanted in ["3", "3.0", "3e0"] {
+        let clause = format!("request.qty={wanted}");
+        let output = audit(&["query", file.to_str().unwrap(), "--where", &clause]);
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(stdout(&output).lines().count(), 1, "--where {clause}");
+    }
+}
+
+/// #13: a span past the calendar is a usage error, not a panic.
+#[test]
+fn a_span_past_the_calendar_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let output = audit(&["query", d, "--since", "99999999999999d"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("before year 1"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

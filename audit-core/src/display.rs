@@ -70,33 +70,6 @@ pub fn display_cell(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// One CSV field (RFC 4180): quoted when it holds a separator, a quote, a line break or outer
-/// spaces; a text starting with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `'` so that a
-/// spreadsheet shows it instead of running it as a formula (OWASP's CSV-injection advice).
-/// Numbers (`-1.5`) are left as they are.
-///
-/// ```
-/// use audit_core::csv_field;
-///
-/// assert_eq!(csv_field("=1+2"), "'=1+2");
-/// assert_eq!(csv_field("a,b"), "\"a,b\"");
-/// assert_eq!(csv_field("-1.5"), "-1.5");
-/// ```
-pub fn csv_field(field: &str) -> String {
-    let formula =
-        field.starts_with(['=', '+', '-', '@', '\t', '\r']) && field.parse::<f64>().is_err();
-    let field = if formula {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    };
-    if field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ') {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,7 +56,7 @@ mod summary;
 pub use async_trait::async_trait;
 #[cfg(feature = "macros")]
 pub use audit_macros::audited;
-pub use display::{csv_field, display_cell, escape_for_display};
+pub use display::{display_cell, escape_for_display};
 pub use entry::{AuditEntry, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION};
 #[cfg(feature = "jsonl")]
 pub use env::JsonlSpec;

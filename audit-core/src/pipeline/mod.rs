@@ -296,7 +296,7 @@ struct Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         // The last handle is gone: the writer should not finish a long batch wait first.
-        self.urgent.notify_one();
+        self.urgent.notify_waiters();
     }
 }
 
@@ -446,7 +446,7 @@ impl Auditor {
             .send(Msg::Flush(ack))
             .await
             .map_err(|_| RecordError::Closed)?;
-        shared.urgent.notify_one();
+        shared.urgent.notify_waiters();
         match done.await {
             Ok(result) => result.map_err(RecordError::Sink),
             Err(_) => Err(RecordError::Closed),
@@ -471,7 +471,7 @@ impl Auditor {
         shared.detached.settled().await;
         let (ack, done) = oneshot::channel();
         let sent = shared.tx.send(Msg::Shutdown(ack)).await;
-        shared.urgent.notify_one();
+        shared.urgent.notify_waiters();
         let result = match (sent, done.await) {
             (Ok(()), Ok(result)) => result.map_err(RecordError::Sink),
             _ => Err(RecordError::Closed),

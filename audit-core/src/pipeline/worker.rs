@@ -357,6 +357,13 @@ impl Intake {
         let checkpoint = deadline.map(tokio::time::Instant::from_std);
         let idle = tokio::time::Instant::now() + IDLE;
         let at = checkpoint.map_or(idle, |checkpoint| checkpoint.min(idle));
+        // Listening before receiving: a caller who queues its message after `recv_many` and then
+        // wakes waiters (flush, shutdown, the last drop) is heard. `notify_waiters` stores no
+        // permit, so a wake-up meant for an earlier batch never cuts a later one short.
+        let notify = Arc::clone(&self.urgent);
+        let urgent = notify.notified();
+        tokio::pin!(urgent);
+        urgent.as_mut().enable();
         let receiving = self.rx.recv_many(&mut self.msgs, self.batch_size);
         let received = match tokio::time::timeout_at(at, receiving).await {
             Ok(received) => received,
@@ -370,12 +377,13 @@ impl Intake {
             return Next::End(sealer.prepare(Vec::new(), Vec::new(), false), None);
         }
         let waiting_caller = self.msgs.iter().any(|m| !matches!(m, Msg::Entry(_)));
-        if self.msgs.len() < self.batch_size && !waiting_caller && !self.max_batch_wait.is_zero() {
+        let waiting = waiting_caller || self.rx.is_closed();
+        if self.msgs.len() < self.batch_size && !waiting && !self.max_batch_wait.is_zero() {
             // Sleep rather than wait on the queue, so senders do not wake this task per entry;
             // a caller who waits (flush, shutdown, the last drop) cuts the sleep short.
             tokio::select! {
                 () = tokio::time::sleep(self.max_batch_wait) => {}
-                () = self.urgent.notified() => {}
+                () = urgent => {}
             }
             while self.msgs.len() < self.batch_size {
                 match self.rx.try_recv() {

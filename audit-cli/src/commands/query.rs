@@ -1,0 +1,140 @@
+//! `audit query`: the entries that match, as JSON lines, a table or CSV.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::cli::{Format, Select};
+use crate::lines::{check, parse};
+use crate::output::{csv_writer, defuse_formula, print_table};
+
+const COLUMNS: [&str; 9] = [
+    "timestamp",
+    "method",
+    "path",
+    "status",
+    "ms",
+    "endpoint",
+    "user",
+    "outcome",
+    "id",
+];
+
+fn columns(entry: &Value) -> [String; 9] {
+    let text = |name: &str| match entry.get(name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => "-".to_owned(),
+        Some(other) => other.to_string(),
+    };
+    let ms = entry
+        .get("duration_seconds")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        * 1000.0;
+    let path = entry
+        .get("path")
+        .and_then(Value::as_str)
+        .map_or_else(|| text("endpoint"), String::from);
+    [
+        text("timestamp"),
+        text("method"),
+        path,
+        text("status_code"),
+        format!("{ms:.1}"),
+        text("endpoint"),
+        text("user"),
+        text("outcome"),
+        text("id"),
+    ]
+}
+
+/// Where matching entries go, by `--format`.
+enum Printer<W: Write> {
+    Jsonl(W),
+    Csv(Box<csv::Writer<W>>),
+    /// Rows are kept until the widths are known.
+    Table(W, Vec<Vec<String>>),
+}
+
+impl<W: Write> Printer<W> {
+    fn new(format: Format, out: W) -> std::io::Result<Self> {
+        Ok(match format {
+            Format::Jsonl => Printer::Jsonl(out),
+            Format::Table => Printer::Table(out, Vec::new()),
+            Format::Csv => {
+                let mut csv = csv_writer(out);
+                csv.write_record(COLUMNS)?;
+                Printer::Csv(Box::new(csv))
+            }
+        })
+    }
+
+    fn entry(&mut self, line: &str, entry: &Value) -> std::io::Result<()> {
+        match self {
+            Printer::Jsonl(out) => writeln!(out, "{line}"),
+            Printer::Csv(csv) => {
+                let cells = columns(entry);
+                Ok(csv.write_record(cells.iter().map(|c| defuse_formula(c).into_owned()))?)
+            }
+            Printer::Table(_, rows) => {
+                rows.push(columns(entry).to_vec());
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Printer::Jsonl(mut out) => out.flush(),
+            Printer::Csv(mut csv) => csv.flush(),
+            Printer::Table(mut out, rows) => {
+                print_table(&COLUMNS, &rows, &mut out)?;
+                out.flush()
+            }
+        }
+    }
+}
+
+pub fn run(select: &Select, format: Format, limit: Option<usize>) -> Result<(), String> {
+    let filter = select.filter()?;
+    let (source, sql) = select.open(limit)?;
+    let stdout = std::io::stdout();
+    let mut failed = None;
+    let mut printer = match Printer::new(format, std::io::BufWriter::new(stdout.lock())) {
+        Ok(printer) => Some(printer),
+        Err(e) => {
+            failed = Some(e);
+            None
+        }
+    };
+    let mut shown = 0;
+    source.each_line(&sql, |line| {
+        let Some(out) = printer.as_mut() else {
+            return false;
+        };
+        if limit.is_some_and(|limit| shown >= limit) || failed.is_some() {
+            return false;
+        }
+        if !filter.may_match(line.text) {
+            check(&line);
+            return true;
+        }
+        let Some(entry) = parse(&line) else {
+            return true;
+        };
+        if !filter.matches(&entry) {
+            return true;
+        }
+        shown += 1;
+        failed = out.entry(line.text, &entry).err();
+        true
+    })?;
+    if let Some(printer) = printer {
+        failed = failed.or(printer.finish().err());
+    }
+    match failed {
+        // A closed pipe (`| head`) is not an error of ours.
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write: {e}")),
+        _ => Ok(()),
+    }
+}
