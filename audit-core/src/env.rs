@@ -342,15 +342,10 @@ fn parse_jsonl(rest: &str) -> Result<JsonlSpec, String> {
     }
     Ok(spec)
 }
-
+/// A duration in humantime's grammar (`500ms`, `2s`, `1h 30m`), the one the `audit` command's
+/// spans use too.
 fn parse_duration(text: &str) -> Option<Duration> {
-    if let Some(ms) = text.strip_suffix("ms") {
-        return ms.parse().ok().map(Duration::from_millis);
-    }
-    text.strip_suffix('s')?
-        .parse()
-        .ok()
-        .map(Duration::from_secs)
+    humantime::parse_duration(text).ok()
 }
 
 /// Reads the auditor's configuration from `lookup` (the environment in [`Auditor::from_env`]).
@@ -366,7 +361,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 /// | `AUDIT_CHAIN` | `on`/`off`: the tamper-evident chain ([`crate::chain`]) | on for JSONL sinks |
 /// | `AUDIT_CHECKPOINT_KEY` | hex digits or `file:PATH`: signs checkpoints (HMAC-SHA256), turns the chain on | unset |
 /// | `AUDIT_CHECKPOINT_EVERY` | entries between signed checkpoints | 10000 |
-/// | `AUDIT_CHECKPOINT_INTERVAL` | longest time entries stay unsealed (`60s`, `500ms`) | `60s` |
+/// | `AUDIT_CHECKPOINT_INTERVAL` | longest time entries stay unsealed (`60s`, `500ms`, `1h`; at most `24h`) | `60s` |
 #[derive(Debug, Clone)]
 pub struct EnvConfig {
     /// `AUDIT_ENABLED`.
@@ -469,14 +464,16 @@ impl EnvConfig {
             chain = chain.checkpoint_every(every as u64);
         }
         if let Some(value) = lookup("AUDIT_CHECKPOINT_INTERVAL") {
-            let interval = parse_duration(value.trim()).ok_or_else(|| {
-                invalid(
-                    "AUDIT_CHECKPOINT_INTERVAL",
-                    &value,
-                    "not a duration",
-                    "a duration such as 60s or 500ms",
-                )
-            })?;
+            let interval = parse_duration(value.trim())
+                .filter(|interval| *interval <= crate::chain::MAX_CHECKPOINT_INTERVAL)
+                .ok_or_else(|| {
+                    invalid(
+                        "AUDIT_CHECKPOINT_INTERVAL",
+                        &value,
+                        "not a duration of at most a day",
+                        "a duration such as 60s, 500ms or 1h (at most 24h)",
+                    )
+                })?;
             chain = chain.checkpoint_interval(interval);
         }
         builder = builder.chain(chain);
@@ -588,6 +585,9 @@ mod tests {
             ("AUDIT_ENABLED", "maybe", "true or false"),
             ("AUDIT_OVERFLOW", "yolo", "block, drop_newest or strict"),
             ("AUDIT_QUEUE_CAPACITY", "0", "positive"),
+            ("AUDIT_CHECKPOINT_INTERVAL", "100000000h", "at most 24h"),
+            ("AUDIT_CHECKPOINT_INTERVAL", "2d", "at most 24h"),
+            ("AUDIT_CHECKPOINT_INTERVAL", "soon", "at most 24h"),
         ];
         for (var, value, needle) in cases {
             let err = config(&[(var, value)]).unwrap_err().to_string();

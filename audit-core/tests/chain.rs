@@ -105,6 +105,29 @@ async fn a_timed_checkpoint_seals_entries_when_traffic_stops() {
     auditor.shutdown().await.unwrap();
 }
 
+/// #13: an interval too long for the clock (`Duration::MAX`) used to overflow inside the
+/// writer, and every later record failed; it is brought to a day.
+#[tokio::test]
+async fn an_endless_checkpoint_interval_is_bounded_not_a_panic() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder()
+        .chain(
+            ChainConfig::enabled()
+                .checkpoint_key(key())
+                .checkpoint_interval(Duration::MAX),
+        )
+        .build(sink.clone())
+        .unwrap();
+    for _ in 0..3 {
+        auditor.record(AuditEntry::new("call")).await.unwrap();
+        auditor.flush().await.unwrap();
+    }
+    auditor.shutdown().await.unwrap();
+    let entries = sink.entries();
+    assert_eq!(entries.len(), 4, "three calls and the final checkpoint");
+    assert_linked(&entries);
+}
+
 #[tokio::test]
 async fn not_chained_unless_asked_for_sinks_other_than_jsonl() {
     let sink = MemorySink::new();

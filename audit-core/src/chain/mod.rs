@@ -58,6 +58,10 @@ pub struct Chain {
     pub seq: u64,
 }
 
+/// The longest [`ChainConfig::checkpoint_interval`]: a day. Longer would leave entries
+/// unsealed for longer than any review cycle, and far deadlines overflow clocks.
+pub const MAX_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Whether and how the pipeline chains entries; given to
 /// [`AuditorBuilder::chain`](crate::AuditorBuilder::chain).
 ///
@@ -131,9 +135,10 @@ impl ChainConfig {
         self
     }
 
-    /// The longest time entries stay unsealed (default 60 s).
+    /// The longest time entries stay unsealed (default 60 s), from 1 ms to
+    /// [`MAX_CHECKPOINT_INTERVAL`] (a day); values outside are brought to the nearer bound.
     pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
-        self.interval = interval.max(Duration::from_millis(1));
+        self.interval = interval.clamp(Duration::from_millis(1), MAX_CHECKPOINT_INTERVAL);
         self
     }
 
@@ -469,7 +474,12 @@ impl Numberer {
 
     /// When the next timed checkpoint falls due, if entries are waiting for one.
     pub(crate) fn checkpoint_deadline(&self) -> Option<Instant> {
-        (self.signed && self.unsealed > 0).then(|| self.sealed_at + self.interval)
+        (self.signed && self.unsealed > 0).then(|| {
+            // Checked: the interval is bounded, but a clock near its end must not panic here.
+            self.sealed_at
+                .checked_add(self.interval)
+                .unwrap_or(self.sealed_at)
+        })
     }
 }
 
