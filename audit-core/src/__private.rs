@@ -9,6 +9,9 @@ use std::time::Instant;
 
 pub use serde_json::{Map, Value};
 
+/// For `audit-tower`: the media type of a `Content-Type` value, lower-cased, without parameters.
+pub use crate::summary::content_type_essence;
+
 use crate::context::CallContext;
 use crate::entry::{AuditEntry, Outcome};
 use crate::global::global_auditor;
@@ -268,7 +271,7 @@ impl Call {
 
     /// Completes a call whose body panicked; the caller resumes the unwind.
     pub fn finish_panic(self, payload: &(dyn Any + Send)) {
-        self.complete(Outcome::Panic, None, Some(crate::panic_message(payload)));
+        self.complete(Outcome::Panic, None, Some(panic_message(payload)));
     }
 
     fn complete(self, outcome: Outcome, response: Option<Value>, error: Option<String>) {
@@ -347,4 +350,13 @@ impl<F: Future> Future for CatchUnwind<F> {
             Err(panic) => Poll::Ready(Err(panic)),
         }
     }
+}
+
+/// The message of a caught panic (`&str` and `String` payloads; others are "unknown panic").
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
 }

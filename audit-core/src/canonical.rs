@@ -16,6 +16,11 @@
 //! sorted, so serialising it with [`CanonicalFormatter`] gives the canonical form directly,
 //! without building a [`Value`] first; [`write_value`] canonicalises any JSON value (what a
 //! verifier does with a line it read).
+//!
+//! Why not an RFC 8785 crate (`serde_jcs`, `json-canon`): they read every number as an `f64`,
+//! as the RFC says, which would let an edit of an integer's last digits above 2^53 keep its
+//! hash; and they canonicalise a [`Value`], where the writer streams each entry once through
+//! this formatter while it serialises the JSON line anyway.
 
 use std::io;
 
@@ -51,7 +56,7 @@ impl Formatter for CanonicalFormatter {
 /// Serialises `value` in canonical form onto `out`. Correct for types whose fields are declared
 /// in sorted order and whose maps iterate sorted (like [`AuditEntry`](crate::AuditEntry)); use
 /// [`write_value`] for anything else.
-pub fn write_sorted<T: Serialize + ?Sized>(
+pub(crate) fn write_sorted<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), serde_json::Error> {

@@ -87,11 +87,10 @@ impl CallContext {
     }
 
     /// Runs `future` with this context as the current one.
-    pub fn scope<F: Future>(
-        &self,
-        future: F,
-    ) -> tokio::task::futures::TaskLocalFuture<CallContext, F> {
-        CURRENT.scope(self.clone(), future)
+    pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped {
+            inner: CURRENT.scope(self.clone(), future),
+        }
     }
 
     /// The context of the call running on this task, if any.
@@ -112,6 +111,33 @@ impl CallContext {
     /// Takes the details out, leaving them empty.
     pub fn take(&self) -> CallDetails {
         self.update(std::mem::take)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that runs with a [`CallContext`] as the current one; made by
+    /// [`CallContext::scope`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F> {
+        #[pin]
+        inner: tokio::task::futures::TaskLocalFuture<CallContext, F>,
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl<F> std::fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scoped")
     }
 }
 

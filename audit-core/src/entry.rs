@@ -35,6 +35,7 @@ pub const ANONYMOUS: &str = "anonymous";
 /// assert!(line.contains(r#""endpoint":"sow_create""#));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AuditEntry {
     /// The tamper-evident chain link (`id`, `seq`, `prev`, `hash`), when the pipeline chains
     /// entries; see [`crate::chain`].
@@ -153,6 +154,7 @@ impl AuditEntry {
 /// How an audited call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// Status 1xx to 3xx, or a function that returned normally.
     Success,

@@ -42,6 +42,7 @@ pub enum SinkSpec {
 /// The PostgreSQL sink's settings from `postgres://…`.
 #[cfg(feature = "postgres")]
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PostgresSpec {
     /// The connection URL, without the sink's own options.
     pub url: String,
@@ -65,6 +66,7 @@ pub struct PostgresSpec {
 /// The JSONL sink's settings from `jsonl:DIR?…`.
 #[cfg(feature = "jsonl")]
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JsonlSpec {
     /// The directory.
     pub dir: std::path::PathBuf,
@@ -363,6 +365,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 /// | `AUDIT_CHECKPOINT_EVERY` | entries between signed checkpoints | 10000 |
 /// | `AUDIT_CHECKPOINT_INTERVAL` | longest time entries stay unsealed (`60s`, `500ms`, `1h`; at most `24h`) | `60s` |
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EnvConfig {
     /// `AUDIT_ENABLED`.
     pub enabled: bool,

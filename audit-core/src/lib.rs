@@ -33,7 +33,9 @@
 //! - `hmac` + `sha2` (RustCrypto) for pseudonyms, `percent-encoding` for query parameters.
 //! - `flate2` (pure-Rust backend) and `zstd` for compressing closed files.
 //! - `async-trait` so [`Sink`] stays object-safe (`Box<dyn Sink>` picked at run time).
-#![warn(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(missing_docs, clippy::return_self_not_must_use)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 #[doc(hidden)]
 pub mod __private;
@@ -82,13 +84,4 @@ pub use sink::postgres;
 pub use sink::{
     format_pretty, Fallback, Fanout, JsonLines, MemorySink, Sink, StdoutFormat, StdoutSink,
 };
-pub use summary::{content_type_essence, Scrubber, SummaryLimits};
-
-/// The message of a caught panic (`&str` and `String` payloads; others are "unknown panic").
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
-}
+pub use summary::{Scrubber, SummaryLimits};

@@ -2,6 +2,9 @@
 //!
 //! Parsing lives in `parse.rs`, code generation in `expand.rs`, as in tracing-attributes.
 
+#![deny(unsafe_code)]
+#![warn(missing_docs, clippy::return_self_not_must_use)]
+
 use proc_macro::TokenStream;
 
 mod expand;

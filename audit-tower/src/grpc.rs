@@ -26,7 +26,7 @@ impl Protocol {
         let Some(content_type) = content_type else {
             return Protocol::Http;
         };
-        let essence = audit_core::content_type_essence(content_type);
+        let essence = audit_core::__private::content_type_essence(content_type);
         let subtype = |prefix: &str| {
             essence
                 .strip_prefix(prefix)

@@ -41,7 +41,9 @@
 //! HTTP status stays as sent (200). A call past its `grpc-timeout` is `DEADLINE_EXCEEDED`; a
 //! handler panic is answered with `INTERNAL`; the peer comes from tonic's `TcpConnectInfo`
 //! (feature `tonic`); health checks and reflection are not audited by default.
-#![warn(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(missing_docs, clippy::return_self_not_must_use)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod audit;
 mod extract;

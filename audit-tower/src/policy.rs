@@ -4,6 +4,7 @@ use http::Method;
 
 /// How much of a call is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[non_exhaustive]
 pub enum AuditLevel {
     /// Not audited at all (health checks, metrics).
     None,
@@ -66,6 +67,7 @@ impl Rule {
     }
 
     /// Restricts the rule to `method` (call again to allow several).
+    #[must_use]
     pub fn method(mut self, method: Method) -> Self {
         self.methods.push(method);
         self
@@ -163,6 +165,7 @@ impl AuditPolicy {
 
 /// Which request headers are copied into the entry's `headers` (sensitive ones redacted).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeaderPolicy {
     /// No headers.
     None,

@@ -46,6 +46,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// The `chain` object of an entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Chain {
     /// SHA-256 (lowercase hex) of the entry's canonical form without this field.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -124,12 +125,14 @@ impl ChainConfig {
     /// entries, every [`checkpoint_interval`](Self::checkpoint_interval) while entries are
     /// unsealed, and on shutdown. Without a key only the shutdown checkpoint is written,
     /// unsigned (it shows truncation by accident, not by intent).
+    #[must_use]
     pub fn checkpoint_key(mut self, key: CheckpointKey) -> Self {
         self.key = Some(key);
         self
     }
 
     /// Entries between signed checkpoints (default 10,000).
+    #[must_use]
     pub fn checkpoint_every(mut self, entries: u64) -> Self {
         self.every = entries.max(1);
         self
@@ -137,6 +140,7 @@ impl ChainConfig {
 
     /// The longest time entries stay unsealed (default 60 s), from 1 ms to
     /// [`MAX_CHECKPOINT_INTERVAL`] (a day); values outside are brought to the nearer bound.
+    #[must_use]
     pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
         self.interval = interval.clamp(Duration::from_millis(1), MAX_CHECKPOINT_INTERVAL);
         self

@@ -27,6 +27,7 @@ pub use worker::DROPPED_ENDPOINT;
 
 /// What [`Auditor::record`] does when the queue is full, and what it promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OverflowPolicy {
     /// The caller waits for room: nothing is lost, a slow sink slows callers (back-pressure).
     #[default]
@@ -147,6 +148,7 @@ impl Default for AuditorBuilder {
 
 impl AuditorBuilder {
     /// The overflow policy (default [`OverflowPolicy::Block`]).
+    #[must_use]
     pub fn overflow(mut self, overflow: OverflowPolicy) -> Self {
         self.overflow = overflow;
         self
@@ -154,12 +156,14 @@ impl AuditorBuilder {
 
     /// How many entries the queue holds (default 8192). Memory is bounded by this times the
     /// size of a summarised entry.
+    #[must_use]
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity.max(1);
         self
     }
 
     /// The most entries handed to the sink at once (default 1024).
+    #[must_use]
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
         self
@@ -169,12 +173,14 @@ impl AuditorBuilder {
     /// 5 ms; 0 in [`OverflowPolicy::Strict`], where callers wait for the write). Waiting
     /// turns many small writes into a few large ones and spares callers the cost of waking
     /// the writer on every entry.
+    #[must_use]
     pub fn max_batch_wait(mut self, wait: Duration) -> Self {
         self.max_batch_wait = Some(wait);
         self
     }
 
     /// How failed sink writes are retried.
+    #[must_use]
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -182,6 +188,7 @@ impl AuditorBuilder {
 
     /// The redaction and summary limits producers use ([`Auditor::scrubber`]); pseudonymisation
     /// of users set here is applied by the writer to every entry.
+    #[must_use]
     pub fn scrubber(mut self, scrubber: Scrubber) -> Self {
         self.scrubber = scrubber;
         self
@@ -189,6 +196,7 @@ impl AuditorBuilder {
 
     /// Whether entries are chained and checkpoints signed ([`crate::chain`]); by default as
     /// the sink prefers (on for JSONL files, see [`Sink::chained_by_default`]).
+    #[must_use]
     pub fn chain(mut self, chain: ChainConfig) -> Self {
         self.chain = chain;
         self

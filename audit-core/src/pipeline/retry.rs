@@ -35,18 +35,21 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The delay before the first retry (before jitter).
+    #[must_use]
     pub fn initial_delay(mut self, delay: Duration) -> Self {
         self.initial_delay = delay;
         self
     }
 
     /// The longest delay between two attempts (before jitter).
+    #[must_use]
     pub fn max_delay(mut self, delay: Duration) -> Self {
         self.max_delay = delay;
         self
     }
 
     /// How many attempts a batch gets in all (at least 1).
+    #[must_use]
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self

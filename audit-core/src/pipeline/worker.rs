@@ -805,7 +805,7 @@ impl Future for CatchPanic<'_> {
         match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(poll) => poll,
             Err(panic) => {
-                let message = crate::panic_message(&*panic);
+                let message = crate::__private::panic_message(&*panic);
                 Poll::Ready(Err(SinkError::other(format!(
                     "the audit sink panicked: {message}"
                 ))))

@@ -160,6 +160,7 @@ impl Fanout {
     }
 
     /// Adds one more sink.
+    #[must_use]
     pub fn with(mut self, sink: impl Sink) -> Self {
         self.sinks.push(Box::new(sink));
         self

@@ -15,6 +15,7 @@ use crate::error::SinkError;
 
 /// How [`StdoutSink`] prints an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum StdoutFormat {
     /// One JSON object per line, as in the JSONL files.
     #[default]

@@ -11,7 +11,7 @@ use crate::lenient_json;
 /// `Application/JSON; charset=utf-8` → `application/json`.
 ///
 /// ```
-/// assert_eq!(audit_core::content_type_essence("Text/Plain; charset=utf-8"), "text/plain");
+/// assert_eq!(audit_core::__private::content_type_essence("Text/Plain; charset=utf-8"), "text/plain");
 /// ```
 pub fn content_type_essence(content_type: &str) -> String {
     content_type

@@ -15,7 +15,7 @@ use crate::redact::{PathStep, Redaction, REDACTED};
 /// use audit_core::SummaryLimits;
 ///
 /// let limits = SummaryLimits::default().max_string_chars(64).max_array_items(8);
-/// assert_eq!(limits.string_chars(), 64);
+/// assert_ne!(limits, SummaryLimits::default());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SummaryLimits {
@@ -40,12 +40,14 @@ impl Default for SummaryLimits {
 
 impl SummaryLimits {
     /// Strings longer than this many characters become `"<N characters>"` (default 256).
+    #[must_use]
     pub fn max_string_chars(mut self, chars: usize) -> Self {
         self.max_string_chars = chars;
         self
     }
 
     /// Arrays keep this many first items, then `"<M more items>"` (default 32).
+    #[must_use]
     pub fn max_array_items(mut self, items: usize) -> Self {
         self.max_array_items = items;
         self
@@ -53,50 +55,28 @@ impl SummaryLimits {
 
     /// Objects keep this many keys (the first in key order), then a key `"…"` whose value is
     /// `"<M more keys>"` (default 64).
+    #[must_use]
     pub fn max_object_keys(mut self, keys: usize) -> Self {
         self.max_object_keys = keys;
         self
     }
 
-    /// The object bound.
-    pub fn object_keys(&self) -> usize {
-        self.max_object_keys
-    }
-
     /// Containers nested deeper than this become `"<object with K keys>"` / `"<array of K items>"`
     /// (default 8; the top-level object is depth 1).
+    #[must_use]
     pub fn max_depth(mut self, depth: usize) -> Self {
         self.max_depth = depth;
         self
-    }
-
-    /// The string bound.
-    pub fn string_chars(&self) -> usize {
-        self.max_string_chars
-    }
-
-    /// The array bound.
-    pub fn array_items(&self) -> usize {
-        self.max_array_items
-    }
-
-    /// The depth bound.
-    pub fn depth(&self) -> usize {
-        self.max_depth
     }
 
     /// About how many bytes one summary may take in the serialised entry, whatever the input's
     /// shape (default 16 KiB). Past it, arrays and objects stop with their `"<M more items>"` /
     /// `"<M more keys>"` marker; the overshoot is at most one value and one marker per open
     /// level.
+    #[must_use]
     pub fn max_total_bytes(mut self, bytes: usize) -> Self {
         self.max_total_bytes = bytes;
         self
-    }
-
-    /// The total bound.
-    pub fn total_bytes(&self) -> usize {
-        self.max_total_bytes
     }
 }
 

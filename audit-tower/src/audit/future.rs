@@ -5,13 +5,12 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use audit_core::context::CallContext;
+use audit_core::context::Scoped;
 use audit_core::{GrpcStatus, Outcome, OverflowPolicy};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
-use tokio::task::futures::TaskLocalFuture;
 
 use super::body::{Completion, ResponseBody};
 use super::recorder::{Capture, Ending, RecordFuture, Recorder};
@@ -23,7 +22,7 @@ pin_project! {
     /// with the call's context, its panics turned into `500 Internal Server Error`.
     pub struct ResponseFuture<F, B> {
         #[pin]
-        inner: TaskLocalFuture<CallContext, F>,
+        inner: Scoped<F>,
         recorder: Option<Recorder>,
         // The request's protocol, for answering a panic in it.
         protocol: Protocol,
@@ -35,7 +34,7 @@ pin_project! {
 
 impl<F, B> ResponseFuture<F, B> {
     pub(crate) fn new(
-        inner: TaskLocalFuture<CallContext, F>,
+        inner: Scoped<F>,
         recorder: Option<Recorder>,
         protocol: Protocol,
         correlation: Option<(http::HeaderName, HeaderValue)>,
@@ -73,7 +72,7 @@ where
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => result,
             Err(panic) => {
-                let message = audit_core::panic_message(&*panic);
+                let message = audit_core::__private::panic_message(&*panic);
                 let recorder = this.recorder.take();
                 let protocol = recorder.as_ref().map_or(*this.protocol, |r| r.protocol);
                 let correlation = this.correlation.take();

@@ -89,6 +89,7 @@ impl AuditLayer {
     }
 
     /// The level of requests no rule matches (default [`AuditLevel::RequestResponse`]).
+    #[must_use]
     pub fn default_level(mut self, level: AuditLevel) -> Self {
         let config = self.config_mut();
         config.policy = std::mem::take(&mut config.policy).default_level(level);
@@ -96,6 +97,7 @@ impl AuditLayer {
     }
 
     /// Adds a per-route rule; the first matching rule wins.
+    #[must_use]
     pub fn rule(mut self, rule: Rule) -> Self {
         let config = self.config_mut();
         config.policy = std::mem::take(&mut config.policy).rule(rule);
@@ -103,12 +105,14 @@ impl AuditLayer {
     }
 
     /// Replaces the whole policy.
+    #[must_use]
     pub fn policy(mut self, policy: AuditPolicy) -> Self {
         self.config_mut().policy = policy;
         self
     }
 
     /// Which request headers go into the entry (sensitive ones always redacted).
+    #[must_use]
     pub fn headers(mut self, headers: HeaderPolicy) -> Self {
         let config = self.config_mut();
         config.header_plan = header_plan(&headers, &config.auditor);
@@ -118,6 +122,7 @@ impl AuditLayer {
 
     /// How many bytes of each body are kept for the entry (default 64 KiB); the full size is
     /// counted either way, and the bodies themselves always pass through whole.
+    #[must_use]
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.config_mut().max_body_bytes = bytes;
         self
@@ -125,6 +130,7 @@ impl AuditLayer {
 
     /// The header carrying the correlation id (default `x-request-id`). When a request has none,
     /// the entry id is used and set on the request and the response.
+    #[must_use]
     pub fn correlation_header(mut self, name: HeaderName) -> Self {
         self.config_mut().correlation_header = name;
         self
@@ -134,6 +140,7 @@ impl AuditLayer {
     /// `x-real-ip`): the last address in it, the one your nearest proxy saw. Without it,
     /// `client_addr` is the socket peer. Never enable it when clients can reach the service
     /// directly: they could write any address there.
+    #[must_use]
     pub fn trusted_client_addr_header(mut self, name: HeaderName) -> Self {
         self.config_mut().client_addr_header = Some(name);
         self
@@ -142,6 +149,7 @@ impl AuditLayer {
     /// Derives `user` from the request (a header, a verified token's claims in the extensions…).
     /// An [`AuditUser`](crate::AuditUser) extension, or `audit_core::context::set_user` in the
     /// handler, takes precedence.
+    #[must_use]
     pub fn user_from(
         mut self,
         user: impl Fn(&http::request::Parts) -> Option<String> + Send + Sync + 'static,

@@ -24,6 +24,7 @@ pub use archive::{Compression, Retention};
 
 /// When the JSONL sink calls `fdatasync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SyncPolicy {
     /// Leave it to the operating system (fastest; a machine crash may lose the last seconds).
     #[default]
@@ -86,30 +87,35 @@ struct Config {
 
 impl JsonlSinkBuilder {
     /// When to `fdatasync` (default [`SyncPolicy::Never`]).
+    #[must_use]
     pub fn sync(mut self, sync: SyncPolicy) -> Self {
         self.config.sync = sync;
         self
     }
 
     /// Starts a new file (`.1`, `.2`, …) before one would grow past this size.
+    #[must_use]
     pub fn max_file_bytes(mut self, bytes: u64) -> Self {
         self.config.max_file_bytes = Some(bytes);
         self
     }
 
     /// Compresses files once closed (default none).
+    #[must_use]
     pub fn compression(mut self, compression: Compression) -> Self {
         self.config.compression = compression;
         self
     }
 
     /// Deletes files dated more than `days` days before today.
+    #[must_use]
     pub fn max_age_days(mut self, days: u32) -> Self {
         self.config.retention.max_age_days = Some(days);
         self
     }
 
     /// Keeps at most the newest `files` files.
+    #[must_use]
     pub fn max_files(mut self, files: usize) -> Self {
         self.config.retention.max_files = Some(files);
         self

@@ -26,8 +26,11 @@ mod spool;
 
 use crate::redact::url_without_password;
 pub use reader::PostgresReader;
+pub use schema::Partitioning;
 use schema::{column_list, column_types, qualified, valid_identifier};
-pub use schema::{column_names, entry_from_row, Partitioning, RowValues};
+/// The table's row form, for the benchmarks and the round-trip tests: not part of the API.
+#[doc(hidden)]
+pub use schema::{column_names, entry_from_row, RowValues};
 use spool::Spool;
 
 /// Configures a [`PostgresSink`]; made by [`PostgresSink::builder`].
@@ -58,6 +61,7 @@ impl PostgresSinkBuilder {
     /// Creates the table partitioned by range of `ts`, one partition per day or month, created
     /// ahead on start and each day, plus a default partition for anything outside them. Decided
     /// when the table is created: an existing table keeps its layout.
+    #[must_use]
     pub fn partition_by(mut self, partitioning: Partitioning) -> Self {
         self.partitioning = Some(partitioning);
         self
@@ -65,6 +69,7 @@ impl PostgresSinkBuilder {
 
     /// Drops whole partitions older than `days` days (needs [`partition_by`](Self::partition_by):
     /// rows are never deleted one by one, so the table can stay append-only for the application).
+    #[must_use]
     pub fn retention_days(mut self, days: u32) -> Self {
         self.retention_days = Some(days);
         self
@@ -73,6 +78,7 @@ impl PostgresSinkBuilder {
     /// Trusts this PEM certificate (a private CA, or the server's own self-signed certificate)
     /// besides the system's roots, and from then on verifies the server's certificate and host
     /// name (like libpq with `sslrootcert`). Feature `postgres-tls`.
+    #[must_use]
     pub fn tls_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
         self.tls.root_cert = Some(path.into());
         self
@@ -81,24 +87,28 @@ impl PostgresSinkBuilder {
     /// Whether the server's certificate and host name are verified (default: when a root
     /// certificate is given, as libpq). `false` encrypts without authenticating the server:
     /// only where a man in the middle is ruled out otherwise. Feature `postgres-tls`.
+    #[must_use]
     pub fn tls_verify(mut self, verify: bool) -> Self {
         self.tls.verify = Some(verify);
         self
     }
 
     /// The schema of the table (default `public`); created if missing.
+    #[must_use]
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
         self
     }
 
     /// The table (default `audit_log`).
+    #[must_use]
     pub fn table(mut self, table: impl Into<String>) -> Self {
         self.table = table.into();
         self
     }
 
     /// Where batches wait while the database is unreachable (default `./audit_spool`).
+    #[must_use]
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spool_dir = dir.into();
         self
@@ -106,12 +116,14 @@ impl PostgresSinkBuilder {
 
     /// The most the spool may hold (default 1 GiB); past it, writes fail and the pipeline's
     /// retry and overflow policies take over.
+    #[must_use]
     pub fn spool_max_bytes(mut self, bytes: u64) -> Self {
         self.spool_max_bytes = bytes;
         self
     }
 
     /// How long one connection attempt may take (default 5 s).
+    #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -565,6 +577,7 @@ impl Sink for PostgresSink {
 /// One binary `COPY` of `entries` into `table` (a quoted, qualified name such as
 /// `"public"."audit_log"`), with no staging and no deduplication: what the sink does on a
 /// batch's first attempt. Returns the number of rows.
+#[doc(hidden)]
 pub async fn copy_entries(
     client: &Client,
     table: &str,
