@@ -33,6 +33,46 @@ pub enum SinkError {
     /// Several sinks failed (from [`Fanout`](crate::Fanout) or [`Fallback`](crate::Fallback)).
     #[error("{} audit sinks failed: {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Several(Vec<SinkError>),
+    /// A sink's setting is not usable (a name, a URL, a combination of options).
+    #[error("audit sink setting not usable: {0}")]
+    Invalid(String),
+    /// The database refused or failed an operation.
+    #[error("PostgreSQL could not {action} {target}: {detail}")]
+    Database {
+        /// What was being done (`connect to`, `read`, `maintain the partitions of`, …).
+        action: &'static str,
+        /// The table, `"schema"."table"`.
+        target: String,
+        /// The server's or the driver's explanation.
+        detail: String,
+    },
+    /// TLS could not be set up, or was asked for in a build without it.
+    #[error("TLS to the audit database: {0}")]
+    Tls(String),
+    /// The local spool reached its bound while the database was away.
+    #[error("the PostgreSQL spool {} is full ({used} of {max} bytes): the database has been unreachable too long; restore it or raise the spool bound", dir.display())]
+    SpoolFull {
+        /// The spool directory.
+        dir: PathBuf,
+        /// Bytes spooled.
+        used: u64,
+        /// The bound.
+        max: u64,
+    },
+    /// A spooled batch could not be read back.
+    #[error("spool file {} line {line} is not an entry: {source}", file.display())]
+    SpoolCorrupt {
+        /// The file (renamed to `.bad` so it does not block the others).
+        file: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The sink panicked; the writer caught it and goes on.
+    #[error("the audit sink panicked: {0}")]
+    Panicked(String),
     /// An error from a sink outside this crate.
     #[error("{0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -103,8 +143,36 @@ pub enum ConfigError {
     },
     /// The checkpoint signing key could not be used (its value is never shown).
     #[error("the checkpoint key is not usable: {0}")]
-    CheckpointKey(String),
+    CheckpointKey(#[from] KeyError),
     /// The writer's thread or its runtime could not be started.
     #[error("the audit writer thread could not start: {0} (the process may be out of threads or memory)")]
     WriterThread(#[source] std::io::Error),
+}
+
+/// Why a checkpoint key was refused; its value is never shown.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Fewer bytes than HMAC-SHA256's strength.
+    #[error(
+        "{bytes} bytes is too short: use at least {min} random bytes (e.g. `openssl rand -hex 32`)"
+    )]
+    TooShort {
+        /// The key's length.
+        bytes: usize,
+        /// The shortest accepted ([`MIN_KEY_BYTES`](crate::chain::MIN_KEY_BYTES)).
+        min: usize,
+    },
+    /// The key file could not be read.
+    #[error("cannot read the key file {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Neither hex digits nor `file:PATH`.
+    #[error("expected hex digits (e.g. from `openssl rand -hex 32`) or file:PATH")]
+    NotHex,
 }

@@ -65,7 +65,7 @@ pub use env::JsonlSpec;
 #[cfg(feature = "postgres")]
 pub use env::PostgresSpec;
 pub use env::{EnvConfig, SinkSpec, DEFAULT_SINK};
-pub use error::{ConfigError, RecordError, SinkError};
+pub use error::{ConfigError, KeyError, RecordError, SinkError};
 pub use global::{global_auditor, set_global_auditor};
 pub use grpc::GrpcStatus;
 pub use pipeline::{

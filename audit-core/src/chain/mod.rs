@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::canonical;
 use crate::entry::{AuditEntry, Outcome};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, KeyError};
 use crate::sink::JsonLines;
 
 /// The endpoint of checkpoint entries.
@@ -178,12 +178,13 @@ impl CheckpointKey {
     /// A key from raw bytes (at least [`MIN_KEY_BYTES`]).
     pub fn from_bytes(key: &[u8]) -> Result<Self, ConfigError> {
         if key.len() < MIN_KEY_BYTES {
-            return Err(ConfigError::CheckpointKey(format!(
-                "{} bytes is too short: use at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`)",
-                key.len()
-            )));
+            return Err(KeyError::TooShort {
+                bytes: key.len(),
+                min: MIN_KEY_BYTES,
+            }
+            .into());
         }
-        let id = hex(&Sha256::digest(key)[..8]);
+        let id = hex::encode(&Sha256::digest(key)[..8]);
         Ok(CheckpointKey {
             key: key.to_vec(),
             id,
@@ -199,17 +200,14 @@ impl CheckpointKey {
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
         let bytes = match spec.strip_prefix("file:") {
             Some(path) => {
-                let raw = std::fs::read(path).map_err(|e| {
-                    ConfigError::CheckpointKey(format!("cannot read the key file {path}: {e}"))
+                let raw = std::fs::read(path).map_err(|source| KeyError::File {
+                    path: path.into(),
+                    source,
                 })?;
                 let text = String::from_utf8_lossy(&raw);
-                unhex(text.trim()).unwrap_or(raw)
+                hex::decode(text.trim()).unwrap_or(raw)
             }
-            None => unhex(spec.trim()).ok_or_else(|| {
-                ConfigError::CheckpointKey(
-                    "expected hex digits (e.g. from `openssl rand -hex 32`) or file:PATH".into(),
-                )
-            })?,
+            None => hex::decode(spec.trim()).map_err(|_| KeyError::NotHex)?,
         };
         Self::from_bytes(&bytes)
     }
@@ -221,12 +219,12 @@ impl CheckpointKey {
 
     /// The HMAC-SHA256 of `message`, in hex.
     pub fn sign(&self, message: &str) -> String {
-        hex(&self.mac(message).finalize().into_bytes())
+        hex::encode(self.mac(message).finalize().into_bytes())
     }
 
     /// Whether `signature` (hex) is this key's signature of `message` (compared in constant time).
     pub fn verify(&self, message: &str, signature: &str) -> bool {
-        match unhex(signature) {
+        match hex::decode(signature).ok() {
             Some(bytes) => self.mac(message).verify_slice(&bytes).is_ok(),
             None => false,
         }
@@ -265,7 +263,7 @@ pub fn hash_value(value: &Value) -> String {
     }
     let mut canonical = Vec::with_capacity(1024);
     canonical::write_value(&value, &mut canonical);
-    hex(&Sha256::digest(&canonical))
+    hex::encode(Sha256::digest(&canonical))
 }
 
 /// Checks a line exactly as the pipeline wrote it, without parsing: `Some(true)` when its bytes
@@ -286,7 +284,7 @@ pub fn check_line_bytes(line: &[u8]) -> Option<bool> {
     let mut hasher = Sha256::new();
     hasher.update(br#"{"chain":{"#);
     hasher.update(&line[hash_end + 2..]);
-    Some(hex(&hasher.finalize()).as_bytes() == claimed)
+    Some(hex::encode(hasher.finalize()).as_bytes() == claimed)
 }
 
 /// The chain positions an `audit.dropped` report says were lost (its `fields`):
@@ -521,7 +519,7 @@ impl Hasher {
                 let mut hasher = Sha256::new();
                 hasher.update(OPEN);
                 hasher.update(&line[FIELDS_AT..line.len() - 1]);
-                hex(&hasher.finalize())
+                hex::encode(hasher.finalize())
             };
             line[HASH_AT..HASH_AT + 64].copy_from_slice(hash.as_bytes());
             entry.chain = Some(self.link_of(seq, hash.clone()));
@@ -592,28 +590,7 @@ fn hash_entry(entry: &mut AuditEntry, buf: &mut Vec<u8>) -> String {
         Ok(value) => canonical::write_value(&value, buf),
         Err(e) => tracing::error!(id = %entry.id, error = %e, "an audit entry could not be hashed"),
     }
-    hex(&Sha256::digest(&*buf))
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xF)]);
-    }
-    String::from_utf8(out).unwrap_or_default()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || text.is_empty() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::encode(Sha256::digest(&*buf))
 }
 
 #[cfg(test)]

@@ -806,9 +806,7 @@ impl Future for CatchPanic<'_> {
             Ok(poll) => poll,
             Err(panic) => {
                 let message = crate::__private::panic_message(&*panic);
-                Poll::Ready(Err(SinkError::other(format!(
-                    "the audit sink panicked: {message}"
-                ))))
+                Poll::Ready(Err(SinkError::Panicked(message)))
             }
         }
     }

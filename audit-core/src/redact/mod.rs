@@ -7,7 +7,6 @@ mod pairs;
 mod paths;
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
@@ -372,12 +371,7 @@ fn pseudonym(key: &[u8], user: &str) -> String {
             Sha256::digest([key, user.as_bytes()].concat()).to_vec()
         }
     };
-    let mut out = String::with_capacity(5 + 32);
-    out.push_str("hmac:");
-    for byte in &digest[..16] {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    format!("hmac:{}", hex::encode(&digest[..16]))
 }
 
 /// A connection URL with its password replaced by [`REDACTED`], for messages and displays.

@@ -134,14 +134,14 @@ impl PostgresSinkBuilder {
     pub fn open(self) -> Result<PostgresSink, SinkError> {
         for name in [&self.schema, &self.table] {
             if !valid_identifier(name) {
-                return Err(SinkError::other(format!(
+                return Err(SinkError::Invalid(format!(
                     "`{name}` is not accepted as a PostgreSQL schema or table name: use lower-case letters, digits and _ (at most 48, not starting with a digit)"
                 )));
             }
         }
         if self.retention_days.is_some() && self.partitioning.is_none() {
-            return Err(SinkError::other(
-                "retention drops whole partitions: set partition_by (audit_partition=day|month) with retention_days",
+            return Err(SinkError::Invalid(
+                "retention drops whole partitions: set partition_by (audit_partition=day|month) with retention_days".into(),
             ));
         }
         let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
@@ -272,7 +272,7 @@ impl PostgresSink {
     /// (`postgres://user:password@host:port/database`).
     pub fn builder(url: &str) -> Result<PostgresSinkBuilder, SinkError> {
         let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            SinkError::other(format!(
+            SinkError::Invalid(format!(
                 "`{}` is not a PostgreSQL URL ({e}); expected postgres://user:password@host:port/database",
                 url_without_password(url)
             ))
@@ -311,10 +311,11 @@ impl PostgresSink {
                 self.connected(client);
                 Ok(())
             }
-            Err(cause) => Err(SinkError::other(format!(
-                "could not connect to PostgreSQL for {}: {cause}",
-                self.target
-            ))),
+            Err(cause) => Err(SinkError::Database {
+                action: "connect for",
+                target: self.target.clone(),
+                detail: cause.to_string(),
+            }),
         }
     }
 
@@ -467,12 +468,10 @@ impl PostgresSink {
             self.retention_days,
         )
         .await
-        .map_err(|e| {
-            SinkError::other(format!(
-                "partition maintenance of {} failed: {}",
-                self.target,
-                describe(&e)
-            ))
+        .map_err(|e| SinkError::Database {
+            action: "maintain the partitions of",
+            target: self.target.clone(),
+            detail: describe(&e),
         })?;
         self.maintained_on = Some(time::OffsetDateTime::now_utc().date());
         if !dropped.is_empty() {
@@ -541,9 +540,11 @@ impl Sink for PostgresSink {
             return Ok(());
         }
         tracing::info!(batches = pending, "replaying the PostgreSQL spool");
-        self.replay()
-            .await
-            .map_err(|e| SinkError::other(format!("replaying the spool failed: {}", describe(&e))))
+        self.replay().await.map_err(|e| SinkError::Database {
+            action: "replay the spool into",
+            target: self.target.clone(),
+            detail: describe(&e),
+        })
     }
 
     async fn close(&mut self) -> Result<(), SinkError> {
@@ -717,7 +718,7 @@ fn tls_connector(
         let pem = std::fs::read(path)
             .map_err(|e| SinkError::io("read the TLS root certificate", path, e))?;
         let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-            SinkError::other(format!("{} is not a PEM certificate: {e}", path.display()))
+            SinkError::Tls(format!("{} is not a PEM certificate: {e}", path.display()))
         })?;
         builder.add_root_certificate(cert);
     }
@@ -726,7 +727,7 @@ fn tls_connector(
     builder.danger_accept_invalid_hostnames(!verify);
     let connector = builder
         .build()
-        .map_err(|e| SinkError::other(format!("TLS could not be set up: {e}")))?;
+        .map_err(|e| SinkError::Tls(format!("could not be set up: {e}")))?;
     Ok(Some(postgres_native_tls::MakeTlsConnector::new(connector)))
 }
 
@@ -739,8 +740,8 @@ fn tls_connector(
         || options.root_cert.is_some()
         || options.verify.is_some();
     if asks_tls {
-        return Err(SinkError::other(
-            "TLS was asked for (sslmode=require or a TLS option), but audit-core was built without its `postgres-tls` feature: enable it",
+        return Err(SinkError::Tls(
+            "asked for (sslmode=require or a TLS option), but audit-core was built without its `postgres-tls` feature: enable it".into(),
         ));
     }
     Ok(None)

@@ -38,7 +38,7 @@ impl PostgresSinkBuilder {
     pub async fn open_reader(self) -> Result<PostgresReader, SinkError> {
         for name in [&self.schema, &self.table] {
             if !valid_identifier(name) {
-                return Err(SinkError::other(format!(
+                return Err(SinkError::Invalid(format!(
                     "`{name}` is not accepted as a PostgreSQL schema or table name: use lower-case letters, digits and _ (at most 48, not starting with a digit)"
                 )));
             }
@@ -52,10 +52,10 @@ impl PostgresSinkBuilder {
             }
             _ => open_connection(self.config.connect(NoTls), self.connect_timeout).await,
         };
-        let client = connected.map_err(|cause| {
-            SinkError::other(format!(
-                "could not connect to PostgreSQL to read {target}: {cause}"
-            ))
+        let client = connected.map_err(|cause| SinkError::Database {
+            action: "connect to read",
+            target: target.clone(),
+            detail: cause.to_string(),
         })?;
         Ok(PostgresReader { client, target })
     }
@@ -88,8 +88,10 @@ impl PostgresReader {
             column_list(),
             self.target
         );
-        let failed = |e: tokio_postgres::Error| {
-            SinkError::other(format!("reading {} failed: {}", self.target, describe(&e)))
+        let failed = |e: tokio_postgres::Error| SinkError::Database {
+            action: "read",
+            target: self.target.clone(),
+            detail: describe(&e),
         };
         let transaction = self
             .client

@@ -83,11 +83,11 @@ impl Spool {
         }
         let used = self.bytes;
         if used + buf.len() as u64 > self.max_bytes {
-            return Err(SinkError::other(format!(
-                "the PostgreSQL spool {} is full ({used} of {} bytes): the database has been unreachable too long; restore it or raise the spool bound",
-                self.dir.display(),
-                self.max_bytes
-            )));
+            return Err(SinkError::SpoolFull {
+                dir: self.dir.clone(),
+                used,
+                max: self.max_bytes,
+            });
         }
         let path = self.dir.join(format!("spool_{}.jsonl", first.id));
         let tmp = self.dir.join(format!(".spool_{}.tmp", first.id));
@@ -114,12 +114,10 @@ impl Spool {
             fs::read_to_string(path).map_err(|e| SinkError::io("read spool file", path, e))?;
         let mut entries = Vec::new();
         for (number, line) in text.lines().enumerate() {
-            let entry = serde_json::from_str(line).map_err(|e| {
-                SinkError::other(format!(
-                    "spool file {} line {}: {e}",
-                    path.display(),
-                    number + 1
-                ))
+            let entry = serde_json::from_str(line).map_err(|source| SinkError::SpoolCorrupt {
+                file: path.to_owned(),
+                line: number + 1,
+                source,
             })?;
             entries.push(entry);
         }
