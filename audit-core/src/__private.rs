@@ -3,10 +3,9 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
+use futures_util::FutureExt as _;
 pub use serde_json::{Map, Value};
 
 /// For `audit-tower`: the media type of a `Content-Type` value, lower-cased, without parameters.
@@ -332,23 +331,8 @@ pub fn catch_unwind<R>(call: &Call, body: impl FnOnce() -> R) -> std::thread::Re
 pub async fn catch_unwind_async<F: Future>(call: &Call, body: F) -> std::thread::Result<F::Output> {
     match (&call.mode, call.context()) {
         (Mode::Off, _) => Ok(body.await),
-        (_, Some(context)) => CatchUnwind(Box::pin(context.scope(body))).await,
-        (_, None) => CatchUnwind(Box::pin(body)).await,
-    }
-}
-
-struct CatchUnwind<F>(Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = std::thread::Result<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
+        (_, Some(context)) => AssertUnwindSafe(context.scope(body)).catch_unwind().await,
+        (_, None) => AssertUnwindSafe(body).catch_unwind().await,
     }
 }
 

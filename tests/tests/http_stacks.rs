@@ -311,6 +311,61 @@ async fn caught_panics_in_both_orders() {
     assert_eq!(entry.error.as_deref(), Some("kaboom"));
 }
 
+/// #13: with `catch_panics(false)` the layer leaves the answer to tower-http's
+/// `CatchPanicLayer` outside it, and its entry still says `panic`.
+#[tokio::test]
+async fn a_panic_the_layer_does_not_catch_is_answered_outside_and_recorded() {
+    let (auditor, sink) = auditor();
+    let app = Router::new()
+        .route("/boom", get(|| async { panic!("kaboom") as &str }))
+        .layer(AuditLayer::new(auditor).catch_panics(false))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                http::Response::builder()
+                    .status(StatusCode::SERVICE_UNAVAILABLE)
+                    .body(Full::new(Bytes::from_static(b"outer")))
+                    .unwrap()
+            },
+        ));
+    let response = app
+        .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the outer layer answered"
+    );
+    let entry = entries(&sink, 1).await.remove(0);
+    assert_eq!((entry.status_code, entry.outcome), (None, Outcome::Panic));
+    assert_eq!(entry.error.as_deref(), Some("kaboom"));
+}
+
+/// #13: `SetRequestIdLayer` under a header of its own (not the layer's correlation header):
+/// the entry takes the id from its `RequestId` extension instead of making another.
+#[tokio::test]
+async fn a_request_id_under_another_header_is_the_correlation_id() {
+    let (auditor, sink) = auditor();
+    let trace_id = http::HeaderName::from_static("x-trace-id");
+    let app = Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .layer(AuditLayer::new(auditor))
+        .layer(PropagateRequestIdLayer::new(trace_id.clone()))
+        .layer(SetRequestIdLayer::new(trace_id, MakeRequestUuid));
+    let response = app
+        .oneshot(Request::get("/hello").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let id = response.headers()["x-trace-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(response.headers()["x-request-id"].to_str().unwrap(), id);
+    response.into_body().collect().await.unwrap();
+    let entry = entries(&sink, 1).await.remove(0);
+    assert_eq!(entry.correlation_id.as_deref(), Some(id.as_str()));
+}
+
 /// The id SetRequestIdLayer gives a request is the entry's correlation id, and the one the
 /// client gets back.
 #[tokio::test]

@@ -8,10 +8,8 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -19,6 +17,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::faults::quietly;
 use super::{now_micros, Ack, Counters, Msg, RetryPolicy};
+use crate::__private::panic_message;
 use crate::chain::{Hasher, Numbered, Numberer};
 use crate::entry::{AuditEntry, Outcome, Timestamp};
 use crate::error::SinkError;
@@ -789,25 +788,10 @@ fn gap_report(reason: &str, count: u64, first: Timestamp, last: Timestamp) -> Au
 }
 
 /// Turns a panic inside a sink into an error, so a faulty sink cannot kill the writer.
-fn guard<'a>(
-    future: Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>,
-) -> impl Future<Output = Result<(), SinkError>> + Send + 'a {
-    CatchPanic(future)
-}
-
-struct CatchPanic<'a>(Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>);
-
-impl Future for CatchPanic<'_> {
-    type Output = Result<(), SinkError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(poll) => poll,
-            Err(panic) => {
-                let message = crate::__private::panic_message(&*panic);
-                Poll::Ready(Err(SinkError::Panicked(message)))
-            }
-        }
-    }
+async fn guard(future: impl Future<Output = Result<(), SinkError>>) -> Result<(), SinkError> {
+    use futures_util::FutureExt as _;
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(SinkError::Panicked(panic_message(&*panic))))
 }

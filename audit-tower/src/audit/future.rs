@@ -29,6 +29,8 @@ pin_project! {
         correlation: Option<(http::HeaderName, HeaderValue)>,
         // Strict mode: the response, held until its entry is durably written.
         held: Option<Held<B>>,
+        // Whether a panic is answered here or goes on unwinding (after its entry).
+        catch_panics: bool,
     }
 }
 
@@ -38,6 +40,7 @@ impl<F, B> ResponseFuture<F, B> {
         recorder: Option<Recorder>,
         protocol: Protocol,
         correlation: Option<(http::HeaderName, HeaderValue)>,
+        catch_panics: bool,
     ) -> Self {
         ResponseFuture {
             inner,
@@ -45,6 +48,7 @@ impl<F, B> ResponseFuture<F, B> {
             protocol,
             correlation,
             held: None,
+            catch_panics,
         }
     }
 }
@@ -74,6 +78,17 @@ where
             Err(panic) => {
                 let message = audit_core::__private::panic_message(&*panic);
                 let recorder = this.recorder.take();
+                if !*this.catch_panics {
+                    // What reaches the wire is decided further out; the entry says `panic`.
+                    if let Some(mut recorder) = recorder {
+                        recorder.finish_detached(Ending::bodiless(
+                            None,
+                            Outcome::Panic,
+                            Some(message),
+                        ));
+                    }
+                    std::panic::resume_unwind(panic);
+                }
                 let protocol = recorder.as_ref().map_or(*this.protocol, |r| r.protocol);
                 let correlation = this.correlation.take();
                 // Answer in the request's protocol: a gRPC client cannot read a plain-text 500.

@@ -49,6 +49,7 @@ pub(crate) struct Config {
     pub correlation_header: HeaderName,
     pub client_addr_header: Option<HeaderName>,
     pub user_from: Option<Arc<UserFn>>,
+    pub catch_panics: bool,
 }
 
 impl std::fmt::Debug for AuditLayer {
@@ -61,6 +62,7 @@ impl std::fmt::Debug for AuditLayer {
             .field("correlation_header", &c.correlation_header)
             .field("client_addr_header", &c.client_addr_header)
             .field("user_from", &c.user_from.is_some())
+            .field("catch_panics", &c.catch_panics)
             .finish()
     }
 }
@@ -79,6 +81,7 @@ impl AuditLayer {
                 correlation_header: HeaderName::from_static("x-request-id"),
                 client_addr_header: None,
                 user_from: None,
+                catch_panics: true,
             }),
         }
     }
@@ -143,6 +146,17 @@ impl AuditLayer {
     #[must_use]
     pub fn trusted_client_addr_header(mut self, name: HeaderName) -> Self {
         self.config_mut().client_addr_header = Some(name);
+        self
+    }
+
+    /// Whether this layer answers a handler's panic (default `true`): with `500 Internal
+    /// Server Error`, or gRPC status `INTERNAL` for a gRPC request. With `false` the panic
+    /// goes on unwinding to what handles it further out (tower-http's `CatchPanicLayer`,
+    /// hyper's connection task), as tower-http keeps that concern in a layer of its own.
+    /// Either way the entry says `panic`, with the panic's message.
+    #[must_use]
+    pub fn catch_panics(mut self, catch: bool) -> Self {
+        self.config_mut().catch_panics = catch;
         self
     }
 

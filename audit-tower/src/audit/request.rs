@@ -76,6 +76,15 @@ impl RequestHead {
                 None
             }
             sent => {
+                // tower-http's `SetRequestIdLayer`, outside this layer, may have made one under
+                // another header name: the call keeps that id.
+                if let Some(id) = request_id_extension(req) {
+                    entry.correlation_id = id.to_str().ok().map(String::from);
+                    return RequestHead {
+                        content_type: text(&http::header::CONTENT_TYPE).map(String::from),
+                        generated_correlation: Some(id),
+                    };
+                }
                 // Not visible ASCII (or empty): replaced, and the entry says what was sent.
                 if let Some(sent) = sent {
                     entry.fields.insert(
@@ -93,6 +102,23 @@ impl RequestHead {
             generated_correlation,
         }
     }
+}
+
+/// The id tower-http's `SetRequestIdLayer` put in the extensions, when usable.
+#[cfg(feature = "tower-http")]
+fn request_id_extension<B>(req: &http::Request<B>) -> Option<HeaderValue> {
+    let id = req
+        .extensions()
+        .get::<tower_http::request_id::RequestId>()?
+        .header_value();
+    id.to_str()
+        .is_ok_and(|text| !text.is_empty())
+        .then(|| id.clone())
+}
+
+#[cfg(not(feature = "tower-http"))]
+fn request_id_extension<B>(_req: &http::Request<B>) -> Option<HeaderValue> {
+    None
 }
 
 /// The headers the policy keeps: sensitive ones as `[REDACTED]`, secrets inside the others

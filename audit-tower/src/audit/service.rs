@@ -72,7 +72,13 @@ where
             .level(req.method(), req.uri().path(), route.as_deref());
         if level == AuditLevel::None || !config.auditor.is_enabled() {
             let req = req.map(|body| RequestBody::new(body, None));
-            return ResponseFuture::new(context.scope(self.inner.call(req)), None, protocol, None);
+            return ResponseFuture::new(
+                context.scope(self.inner.call(req)),
+                None,
+                protocol,
+                None,
+                config.catch_panics,
+            );
         }
 
         let mut entry = AuditEntry::started_at(String::new(), Timestamp::now());
@@ -131,6 +137,7 @@ where
             Some(recorder),
             protocol,
             correlation,
+            config.catch_panics,
         )
     }
 }
