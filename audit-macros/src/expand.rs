@@ -5,21 +5,37 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
 
-use crate::parse::{Args, FieldKind, Level};
+use crate::parse::{Args, FieldKind, FormatMode, Level};
 
-/// The argument names that can be recorded (simple identifiers; never `self`).
+/// The names arguments bind, in order (never `self`): `a` of `a: T`, and `x`, `y` of a
+/// destructuring `Point { x, y }: Point` or `(x, y): (u32, u32)`, as tracing-attributes
+/// records them. `_` binds nothing.
 fn argument_names(item: &ItemFn) -> Vec<syn::Ident> {
-    item.sig
-        .inputs
-        .iter()
-        .filter_map(|input| match input {
-            FnArg::Typed(typed) => match &*typed.pat {
-                Pat::Ident(pat) => Some(pat.ident.clone()),
-                _ => None,
-            },
-            FnArg::Receiver(_) => None,
-        })
-        .collect()
+    fn bound(pat: &Pat, names: &mut Vec<syn::Ident>) {
+        match pat {
+            Pat::Ident(pat) => {
+                names.push(pat.ident.clone());
+                if let Some((_, sub)) = &pat.subpat {
+                    bound(sub, names);
+                }
+            }
+            Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bound(p, names)),
+            Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bound(p, names)),
+            Pat::Struct(st) => st.fields.iter().for_each(|f| bound(&f.pat, names)),
+            Pat::Slice(slice) => slice.elems.iter().for_each(|p| bound(p, names)),
+            Pat::Reference(reference) => bound(&reference.pat, names),
+            Pat::Type(typed) => bound(&typed.pat, names),
+            Pat::Paren(paren) => bound(&paren.pat, names),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    for input in &item.sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            bound(&typed.pat, &mut names);
+        }
+    }
+    names
 }
 
 /// Whether the written return type is a `Result` (by its last path segment, as `#[tracing::instrument(err)]` does).
@@ -176,8 +192,24 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         .as_ref()
         .map(|user| quote_spanned!(user.span()=> __audit_call.user(&(#user));));
 
-    // `err` alone: record the error but not the returned value.
-    let record_value = !(args.err.is_some() && args.ret.is_none());
+    // `ret(Debug)` / `err(Debug)` choose the text, as in `#[tracing::instrument]`; the value
+    // and the error are recorded either way (`level = "request"` leaves the value out).
+    let ret_mode = args.ret.map(|(_, mode)| mode).unwrap_or_default();
+    let err_mode = args.err.map(|(_, mode)| mode).unwrap_or_default();
+    let record = |value: TokenStream| match ret_mode {
+        FormatMode::Default => quote!((&&#private::Recorded(#value)).__audit_record()),
+        FormatMode::Display => {
+            quote!(#private::Value::String(::std::format!("{}", #value)))
+        }
+        FormatMode::Debug => {
+            quote!(#private::Value::String(::std::format!("{:?}", #value)))
+        }
+    };
+    let error_text = match err_mode {
+        FormatMode::Default => quote!((&&#private::ErrorText(__audit_err)).__audit_error()),
+        FormatMode::Display => quote!(::std::format!("{}", __audit_err)),
+        FormatMode::Debug => quote!(::std::format!("{:?}", __audit_err)),
+    };
     let async_trait = async_trait_body(&item);
     let output_type: Option<Type> = match (&async_trait, &item.sig.output) {
         (Some((_, _, output)), _) => Some(output.clone()),
@@ -186,38 +218,29 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     };
     let is_result = output_type.as_ref().is_some_and(is_result);
     let finish = if is_result {
-        let ok = if record_value {
-            quote!(__audit_call.records_response().then(|| (&&#private::Recorded(__audit_ok)).__audit_record()))
-        } else {
-            quote!({
-                let _ = __audit_ok;
-                ::std::option::Option::None
-            })
-        };
+        let recorded_ok = record(quote!(__audit_ok));
+        let ok = quote!(__audit_call.records_response().then(|| #recorded_ok));
         quote! {
             if __audit_call.is_active() {
                 __audit_call.finish_with(|__audit_call| match &__audit_value {
                     ::std::result::Result::Ok(__audit_ok) => (#ok, ::std::option::Option::None),
                     ::std::result::Result::Err(__audit_err) => (
                         ::std::option::Option::None,
-                        ::std::option::Option::Some((&&#private::ErrorText(__audit_err)).__audit_error()),
+                        ::std::option::Option::Some(#error_text),
                     ),
                 });
             }
         }
-    } else if record_value {
+    } else {
+        let recorded_value = record(quote!(&__audit_value));
         quote! {
             if __audit_call.is_active() {
                 __audit_call.finish_with(|__audit_call| (
-                    __audit_call
-                        .records_response()
-                        .then(|| (&&#private::Recorded(&__audit_value)).__audit_record()),
+                    __audit_call.records_response().then(|| #recorded_value),
                     ::std::option::Option::None,
                 ));
             }
         }
-    } else {
-        quote!(__audit_call.finish(::std::option::Option::None, ::std::option::Option::None);)
     };
 
     let block = match &async_trait {

@@ -31,8 +31,12 @@ mod parse;
 /// - Options: a name string or `name = "…"` (default: the function's name); `skip(a, b)`;
 ///   `skip_all`; `fields(key = value, key = %display, key = ?debug)`; `user = expr` (`Display`);
 ///   `level = "metadata" | "request" | "request_response"` (default `request_response`);
-///   `err` (record errors only, not the returned value); `ret` (record the returned value: the
-///   default, for symmetry with `#[tracing::instrument]`).
+///   as in `#[tracing::instrument]`, `ret` / `ret(Debug)` / `ret(Display)` (how the returned
+///   value is written; recorded by default, as JSON) and `err` / `err(Debug)` / `err(Display)`
+///   (how an `Err` is written into `error`; recorded by default with `Display`). To leave the
+///   returned value out, use `level = "request"`.
+/// - Destructured arguments (`Point { x, y }: Point`, `(a, b): (u32, u32)`) are recorded under
+///   the names they bind, which `skip(…)` can name.
 /// - Nested audited calls each record their own entry, with `fields.parent_id` the enclosing
 ///   call's entry id and its correlation id.
 #[proc_macro_attribute]
@@ -44,6 +48,17 @@ pub fn audited(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item2: proc_macro2::TokenStream = item.clone().into();
     let function = match syn::parse::<syn::ItemFn>(item) {
         Ok(function) => function,
+        // A function whose body does not parse: the function goes out unchanged, so the
+        // compiler reports the body's own error where it is and IDEs keep the function; the
+        // error here says it is not audited (as tracing-attributes does).
+        Err(body_error) if syn::parse2::<parse::FnHead>(item2.clone()).is_ok() => {
+            let note = syn::Error::new(
+                body_error.span(),
+                format!("#[audited] could not read this function's body ({body_error}); the function is not audited"),
+            )
+            .to_compile_error();
+            return quote::quote!(#note #item2).into();
+        }
         Err(_) => {
             let span = item2
                 .into_iter()

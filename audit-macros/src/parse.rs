@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token};
 
 const ACCEPTED: &str = "expected a name (\"sow_create\"), `name = \"…\"`, `skip(arg, …)`, `skip_all`, \
-`fields(key = value, …)`, `user = expr`, `level = \"metadata\" | \"request\" | \"request_response\"`, `ret` or `err`";
+`fields(key = value, …)`, `user = expr`, `level = \"metadata\" | \"request\" | \"request_response\"`, `ret`, `ret(Debug)`, `err` or `err(Debug)`";
 
 /// How a custom field's value is recorded.
 pub(crate) enum FieldKind {
@@ -31,6 +31,18 @@ pub(crate) enum Level {
     RequestResponse,
 }
 
+/// How `ret` / `err` write the value, as in `#[tracing::instrument]`.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum FormatMode {
+    /// `ret`: as JSON when it implements `Serialize`; `err`: its `Display` text.
+    #[default]
+    Default,
+    /// `(Display)`: its `Display` text.
+    Display,
+    /// `(Debug)`: its `Debug` text.
+    Debug,
+}
+
 #[derive(Default)]
 pub(crate) struct Args {
     pub name: Option<LitStr>,
@@ -39,8 +51,26 @@ pub(crate) struct Args {
     pub fields: Vec<Field>,
     pub user: Option<Expr>,
     pub level: Option<Level>,
-    pub ret: Option<Span>,
-    pub err: Option<Span>,
+    pub ret: Option<(Span, FormatMode)>,
+    pub err: Option<(Span, FormatMode)>,
+}
+
+/// `(Debug)` or `(Display)` after `ret` / `err`, if given.
+fn format_mode(input: ParseStream<'_>) -> syn::Result<FormatMode> {
+    if !input.peek(syn::token::Paren) {
+        return Ok(FormatMode::Default);
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let mode: Ident = content.parse()?;
+    match mode.to_string().as_str() {
+        "Debug" => Ok(FormatMode::Debug),
+        "Display" => Ok(FormatMode::Display),
+        _ => Err(syn::Error::new(
+            mode.span(),
+            "expected `Debug` or `Display`, as in #[tracing::instrument(ret(Debug))]",
+        )),
+    }
 }
 
 fn duplicate(span: Span, option: &str) -> syn::Error {
@@ -128,13 +158,13 @@ impl Parse for Args {
                         if args.ret.is_some() {
                             return Err(duplicate(span, "ret"));
                         }
-                        args.ret = Some(span);
+                        args.ret = Some((span, format_mode(input)?));
                     }
                     "err" => {
                         if args.err.is_some() {
                             return Err(duplicate(span, "err"));
                         }
-                        args.err = Some(span);
+                        args.err = Some((span, format_mode(input)?));
                     }
                     other => {
                         return Err(syn::Error::new(
@@ -185,5 +215,22 @@ impl Parse for Field {
             kind,
             value: input.parse()?,
         })
+    }
+}
+
+/// A function's attributes and signature, with its body taken as tokens: what is left to
+/// recognise a function whose body `syn` cannot read.
+pub(crate) struct FnHead;
+
+impl Parse for FnHead {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        input.call(syn::Attribute::parse_outer)?;
+        input.parse::<syn::Visibility>()?;
+        input.parse::<syn::Signature>()?;
+        let _body: proc_macro2::Group = input.parse()?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the function"));
+        }
+        Ok(FnHead)
     }
 }

@@ -241,7 +241,8 @@ struct Ledger {
 }
 
 impl Ledger {
-    #[audited("ledger_credit", err)]
+    // `level = "request"` leaves the returned value out; errors are recorded at every level.
+    #[audited("ledger_credit", level = "request")]
     fn credit(&mut self, amount: i64) -> Result<i64, String> {
         if amount < 0 {
             return Err(format!("negative amount {amount}"));
@@ -252,7 +253,7 @@ impl Ledger {
 }
 
 #[test]
-fn methods_never_record_self_and_err_records_only_errors() {
+fn methods_never_record_self_and_level_request_records_only_errors() {
     sink();
     let mut ledger = Ledger { balance: 5 };
     assert_eq!(ledger.credit(10), Ok(15));
@@ -265,7 +266,7 @@ fn methods_never_record_self_and_err_records_only_errors() {
     assert_eq!(ok.request, Some(json!({"amount": 10})));
     assert_eq!(
         ok.response_summary, None,
-        "`err` leaves the returned value out"
+        "`level = \"request\"` leaves the returned value out"
     );
     let failed = entries
         .iter()
@@ -315,4 +316,68 @@ async fn methods_inside_async_trait_impls() {
         .find(|e| e.outcome == Outcome::Error)
         .unwrap();
     assert_eq!(failed.error.as_deref(), Some("empty query"));
+}
+
+#[derive(Debug)]
+struct Point {
+    x: i32,
+    y: i32,
+}
+
+#[derive(Debug)]
+enum LedgerError {
+    Overdrawn { by: i64 },
+}
+
+/// #13: `err(Debug)` and `ret(Debug)` choose the text as `#[tracing::instrument]` does; `err`
+/// never leaves the returned value out.
+#[audited("debug_formats", err(Debug), ret(Debug))]
+fn debug_formats(amount: i64) -> Result<Point, LedgerError> {
+    if amount < 0 {
+        return Err(LedgerError::Overdrawn { by: -amount });
+    }
+    Ok(Point { x: 1, y: 2 })
+}
+
+#[audited("plain_err", err)]
+fn plain_err(amount: i64) -> Result<i64, String> {
+    Ok(amount)
+}
+
+#[test]
+fn err_and_ret_format_as_in_tracing() {
+    sink();
+    assert!(debug_formats(3).is_ok());
+    assert!(debug_formats(-4).is_err());
+    let both = entries("debug_formats", 2);
+    let ok = both.iter().find(|e| e.outcome == Outcome::Success).unwrap();
+    assert_eq!(
+        ok.response_summary,
+        Some(json!({"value": "Point { x: 1, y: 2 }"}))
+    );
+    let failed = both.iter().find(|e| e.outcome == Outcome::Error).unwrap();
+    assert_eq!(failed.error.as_deref(), Some("Overdrawn { by: 4 }"));
+
+    assert_eq!(plain_err(7), Ok(7));
+    let entry = entries("plain_err", 1).remove(0);
+    assert_eq!(
+        entry.response_summary,
+        Some(json!({"value": 7})),
+        "`err` keeps the value"
+    );
+}
+
+/// #13: destructured arguments are recorded under the names they bind (they were skipped).
+#[audited("destructured", skip(secret))]
+fn destructured(Point { x, y }: Point, (label, secret): (&str, &str), _: u8) -> i32 {
+    let _ = (label, secret);
+    x + y
+}
+
+#[test]
+fn destructured_arguments_are_recorded_by_the_names_they_bind() {
+    sink();
+    assert_eq!(destructured(Point { x: 3, y: 4 }, ("tag", "hunter2"), 0), 7);
+    let entry = entries("destructured", 1).remove(0);
+    assert_eq!(entry.request, Some(json!({"x": 3, "y": 4, "label": "tag"})));
 }
