@@ -325,6 +325,7 @@ struct Point {
 }
 
 #[derive(Debug)]
+#[allow(dead_code)] // read through `Debug`, which the lint does not count
 enum LedgerError {
     Overdrawn { by: i64 },
 }
