@@ -35,7 +35,7 @@
 //! - `async-trait` so [`Sink`] stays object-safe (`Box<dyn Sink>` picked at run time).
 #![deny(unsafe_code)]
 #![warn(missing_docs, clippy::return_self_not_must_use)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]
 pub mod __private;

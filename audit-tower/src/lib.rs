@@ -43,7 +43,7 @@
 //! (feature `tonic`); health checks and reflection are not audited by default.
 #![deny(unsafe_code)]
 #![warn(missing_docs, clippy::return_self_not_must_use)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod audit;
 mod extract;

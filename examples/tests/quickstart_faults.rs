@@ -86,6 +86,7 @@ async fn shutdown_is_bounded_by_the_grace_period() {
 }
 
 /// #11 finding 4: a sink that cannot reach its store says so on stderr while it spools.
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_visible_on_stderr() {
     use std::io::{BufRead, BufReader};

@@ -1,5 +1,6 @@
 //! The quickstart with `AUDIT_SINK=postgres://…`, and every query of docs/postgres.md run
 //! against what it wrote.
+#![cfg(feature = "postgres")]
 
 mod support;
 

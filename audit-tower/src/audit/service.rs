@@ -158,11 +158,12 @@ fn matched_route<B>(req: &Request<B>) -> Option<String> {
 
 /// axum routes fallbacks (`Router::fallback`, `fallback_service`, a nested router's) through
 /// `/{*__private__axum_fallback}` or a route ending in it.
+#[cfg(feature = "axum")]
 fn is_axum_fallback(template: &str) -> bool {
     template.contains("__private__axum_fallback")
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "axum"))]
 mod tests {
     use super::is_axum_fallback;
 

@@ -1,9 +1,14 @@
 //! What happens to closed files: compression and retention.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+use std::{
+    fs::{File, OpenOptions},
+    io::BufReader,
+};
 
 use super::naming::{self, AuditFile};
 
@@ -33,6 +38,7 @@ pub struct Retention {
 }
 
 impl Compression {
+    #[cfg(any(feature = "gzip", feature = "zstd"))]
     fn suffix(self) -> Option<&'static str> {
         match self {
             Compression::None => None,
@@ -44,8 +50,15 @@ impl Compression {
     }
 }
 
+/// Without a compression feature, files stay as they are.
+#[cfg(not(any(feature = "gzip", feature = "zstd")))]
+pub(crate) fn compress(_path: &Path, _compression: Compression) -> io::Result<Option<PathBuf>> {
+    Ok(None)
+}
+
 /// Compresses `path` to `path.SUFFIX`: written to a `.tmp` file, synced, renamed, and only then
 /// is the original removed, so a crash at any point leaves one complete copy.
+#[cfg(any(feature = "gzip", feature = "zstd"))]
 pub(crate) fn compress(path: &Path, compression: Compression) -> io::Result<Option<PathBuf>> {
     let Some(suffix) = compression.suffix() else {
         return Ok(None);
@@ -54,7 +67,7 @@ pub(crate) fn compress(path: &Path, compression: Compression) -> io::Result<Opti
     let tmp = PathBuf::from(format!("{}.{suffix}.tmp", path.display()));
     let mut input = BufReader::new(File::open(path)?);
     let output = create_private(&tmp)?;
-    let output = match compression {
+    let output: File = match compression {
         Compression::None => return Ok(None),
         #[cfg(feature = "gzip")]
         Compression::Gzip => {
@@ -76,7 +89,8 @@ pub(crate) fn compress(path: &Path, compression: Compression) -> io::Result<Opti
 }
 
 /// Creates a new file readable by its owner only.
-pub(crate) fn create_private(path: &Path) -> io::Result<File> {
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+fn create_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
