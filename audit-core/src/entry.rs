@@ -15,6 +15,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The `user` written when the acting identity is unknown.
 pub const ANONYMOUS: &str = "anonymous";
 
+/// `user` of the entries the library writes about itself: checkpoints (`audit.checkpoint`)
+/// and reports of lost entries (`audit.dropped`).
+pub const SYSTEM_USER: &str = "audit";
+
 /// One audited call: who, what endpoint, the request, a summarised response, duration, status, outcome.
 ///
 /// Field names are part of the contract (see `docs/schema.md`): JSONL readers and `jq` queries
@@ -106,6 +110,14 @@ impl AuditEntry {
     /// A new entry for `endpoint`, started now, with a fresh UUIDv7 and every optional field empty.
     pub fn new(endpoint: impl Into<String>) -> Self {
         Self::started_at(endpoint, Timestamp::now())
+    }
+
+    /// An entry the library writes about itself, by [`SYSTEM_USER`].
+    pub(crate) fn system(endpoint: &str, timestamp: Timestamp, outcome: Outcome) -> Self {
+        let mut entry = Self::started_at(endpoint, timestamp);
+        entry.user = SYSTEM_USER.to_owned();
+        entry.outcome = outcome;
+        entry
     }
 
     /// A new entry for `endpoint` that started at `timestamp`.

@@ -59,7 +59,7 @@ pub use async_trait::async_trait;
 #[cfg(feature = "macros")]
 pub use audit_macros::audited;
 pub use display::{display_cell, escape_for_display};
-pub use entry::{AuditEntry, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION};
+pub use entry::{AuditEntry, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION, SYSTEM_USER};
 #[cfg(feature = "jsonl")]
 pub use env::JsonlSpec;
 #[cfg(feature = "postgres")]

@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::canonical;
-use crate::entry::{AuditEntry, Outcome};
+use crate::entry::{AuditEntry, Outcome, Timestamp};
 use crate::error::{ConfigError, KeyError};
 use crate::sink::JsonLines;
 
@@ -555,9 +555,7 @@ impl Hasher {
     /// The checkpoint at `seq`, sealing the head (the entry before it), not yet hashed.
     fn checkpoint(&self, seq: u64, last: bool, sealing: u64) -> AuditEntry {
         let head_seq = seq - 1;
-        let mut entry = AuditEntry::new(CHECKPOINT_ENDPOINT);
-        entry.user = "audit".to_owned();
-        entry.outcome = Outcome::Success;
+        let mut entry = AuditEntry::system(CHECKPOINT_ENDPOINT, Timestamp::now(), Outcome::Success);
         let fields = &mut entry.fields;
         fields.insert("head_seq".into(), head_seq.into());
         fields.insert("head_hash".into(), self.prev.clone().into());
