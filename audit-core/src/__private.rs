@@ -11,6 +11,9 @@ pub use serde_json::{Map, Value};
 /// For `audit-tower`: the media type of a `Content-Type` value, lower-cased, without parameters.
 pub use crate::summary::content_type_essence;
 
+/// For `audit-tower`: the message of a caught panic.
+pub use crate::error::panic_message;
+
 use crate::context::CallContext;
 use crate::entry::{AuditEntry, Outcome};
 use crate::global::global_auditor;
@@ -334,13 +337,4 @@ pub async fn catch_unwind_async<F: Future>(call: &Call, body: F) -> std::thread:
         (_, Some(context)) => AssertUnwindSafe(context.scope(body)).catch_unwind().await,
         (_, None) => AssertUnwindSafe(body).catch_unwind().await,
     }
-}
-
-/// The message of a caught panic (`&str` and `String` payloads; others are "unknown panic").
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
 }

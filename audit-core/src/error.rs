@@ -176,3 +176,12 @@ pub enum KeyError {
     #[error("expected hex digits (e.g. from `openssl rand -hex 32`) or file:PATH")]
     NotHex,
 }
+
+/// The message of a caught panic (`&str` and `String` payloads; others are "unknown panic").
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

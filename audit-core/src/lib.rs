@@ -48,7 +48,7 @@ mod entry;
 mod env;
 mod error;
 mod global;
-mod grpc;
+mod json_lines;
 mod lenient_json;
 mod pipeline;
 mod redact;
@@ -59,7 +59,9 @@ pub use async_trait::async_trait;
 #[cfg(feature = "macros")]
 pub use audit_macros::audited;
 pub use display::{display_cell, escape_for_display};
-pub use entry::{AuditEntry, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION, SYSTEM_USER};
+pub use entry::{
+    AuditEntry, GrpcStatus, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION, SYSTEM_USER,
+};
 #[cfg(feature = "jsonl")]
 pub use env::JsonlSpec;
 #[cfg(feature = "postgres")]
@@ -67,7 +69,6 @@ pub use env::PostgresSpec;
 pub use env::{EnvConfig, SinkSpec, DEFAULT_SINK};
 pub use error::{ConfigError, KeyError, RecordError, SinkError};
 pub use global::{global_auditor, set_global_auditor};
-pub use grpc::GrpcStatus;
 pub use pipeline::{
     Auditor, AuditorBuilder, Enqueue, OverflowPolicy, RetryPolicy, ShutdownGuard, Stats,
     TryRecordError, DROPPED_ENDPOINT,

@@ -1,4 +1,8 @@
+use serde_json::Value;
+
 use super::*;
+use crate::entry::AuditEntry;
+use crate::json_lines::JsonLines;
 
 fn entry(endpoint: &str) -> AuditEntry {
     let mut entry = AuditEntry::new(endpoint);

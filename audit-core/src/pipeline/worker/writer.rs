@@ -11,8 +11,8 @@ use super::super::faults::{quietly, FaultLog};
 use super::super::{Ack, Counters, RetryPolicy};
 use super::loss::Lost;
 use super::{Committed, Prepared};
-use crate::__private::panic_message;
 use crate::entry::AuditEntry;
+use crate::error::panic_message;
 use crate::error::SinkError;
 use crate::sink::{write_to, JsonLines, Sink};
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::entry::Outcome;
+use super::Outcome;
 
 /// The gRPC status of a call (the entry's `grpc` field), beside its HTTP status, which gRPC
 /// leaves at 200 for almost every failure.

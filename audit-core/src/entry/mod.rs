@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::chain::Chain;
+mod grpc;
+pub use grpc::GrpcStatus;
 
 /// The schema version written in every entry's `v` field.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -60,7 +61,7 @@ pub struct AuditEntry {
     pub fields: Map<String, Value>,
     /// The gRPC status (`grpc-status`, `grpc-message`) of a gRPC call; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grpc: Option<crate::grpc::GrpcStatus>,
+    pub grpc: Option<GrpcStatus>,
     /// Request headers kept by policy, sensitive ones redacted.
     #[serde(default)]
     pub headers: Map<String, Value>,
@@ -304,6 +305,22 @@ impl std::str::FromStr for Timestamp {
         OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map(Timestamp::from)
     }
+}
+
+/// The `chain` object of an entry: its place in the tamper-evident chain
+/// ([`crate::chain`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Chain {
+    /// SHA-256 (lowercase hex) of the entry's canonical form without this field.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+    /// The chain: one per `Auditor` instance.
+    pub id: Uuid,
+    /// The previous entry's `hash` ([`GENESIS`](crate::chain::GENESIS) for the first).
+    pub prev: String,
+    /// Position in the chain, from 1.
+    pub seq: u64,
 }
 
 #[cfg(test)]
