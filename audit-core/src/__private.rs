@@ -294,17 +294,8 @@ impl Call {
                 if let Some(response) = response {
                     entry.response_summary = Some(auditor.scrubber().object(response));
                 }
-                let details = context.take();
-                if let Some(user) = details.user {
-                    entry.user = user;
-                }
-                if details.error.is_some() && entry.error.is_none() {
-                    entry.error = details.error;
-                }
-                if details.correlation_id.is_some() {
-                    entry.correlation_id = details.correlation_id;
-                }
-                entry.fields.extend(details.fields);
+                // The function's own `Err` is its result: an error set inside it does not replace it.
+                context.take().apply_to(&mut entry, true);
                 if let Some(error) = entry.error.take() {
                     entry.error = Some(auditor.scrubber().redaction.text(&error).into_owned());
                 }

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
+use crate::entry::AuditEntry;
+
 /// What the call itself contributed to its entry.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -29,6 +31,27 @@ pub struct CallDetails {
 }
 
 impl CallDetails {
+    /// Puts what the call contributed into its entry, the one way every recorder does it:
+    /// its endpoint name, user and correlation id when it set them, its fields, and its error,
+    /// which replaces an error the recorder only inferred. With `keep_error` the entry's own
+    /// error stands: it is what happened on the wire (the client left) or the call's own
+    /// result (the `Err` an `#[audited]` function returned).
+    pub fn apply_to(self, entry: &mut AuditEntry, keep_error: bool) {
+        if let Some(endpoint) = self.endpoint {
+            entry.endpoint = endpoint;
+        }
+        if let Some(user) = self.user {
+            entry.user = user;
+        }
+        if let Some(correlation_id) = self.correlation_id {
+            entry.correlation_id = Some(correlation_id);
+        }
+        if self.error.is_some() && !(keep_error && entry.error.is_some()) {
+            entry.error = self.error;
+        }
+        entry.fields.extend(self.fields);
+    }
+
     /// Names the endpoint if no `#[audited]` call did yet; returns whether this call did.
     pub fn claim_endpoint(&mut self, name: &str) -> bool {
         if self.claimed {

@@ -96,6 +96,8 @@ pub(crate) struct Recorder {
     pub level: AuditLevel,
     pub request: SharedCapture,
     pub request_type: Option<String>,
+    /// The user the request named (`AuditUser` on it, or `user_from`).
+    pub request_user: Option<String>,
     pub context: CallContext,
     /// The status, once the response head is known (for a cancelled body).
     pub status: Option<u16>,
@@ -147,22 +149,16 @@ impl Recorder {
         if let Some(error) = ending.error.filter(|_| !cut_short) {
             entry.error = Some(error);
         }
-        if let Some(user) = ending.response_user {
+        // Who acted, decided here only: what the handler said (`context::set_user`, the
+        // `AuditCall` extractor, `#[audited(user = …)]`, applied below) over an `AuditUser` on
+        // the response, over one on the request, over `user_from`.
+        if let Some(user) = ending.response_user.or(self.request_user.take()) {
             entry.user = user;
         }
         entry.grpc = ending.grpc;
         entry.response_encoding = ending.response_encoding;
-        let details = self.context.take();
-        if let Some(endpoint) = details.endpoint {
-            entry.endpoint = endpoint;
-        }
-        if let Some(user) = details.user {
-            entry.user = user;
-        }
-        if details.error.is_some() && !cut_short {
-            entry.error = details.error;
-        }
-        entry.fields.extend(details.fields);
+        // A client that left is what happened on the wire: the handler's error does not hide it.
+        self.context.take().apply_to(&mut entry, cut_short);
         // Error texts often quote what the client sent (serde's messages, panics).
         if let Some(error) = entry.error.take() {
             entry.error = Some(scrubber.redaction.text(&error).into_owned());

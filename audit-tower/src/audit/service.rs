@@ -92,15 +92,23 @@ where
         });
         let request_type = head.content_type;
 
-        if let Some(user) = req.extensions().get::<AuditUser>() {
-            entry.user = user.0.clone();
-        } else if let Some(user_from) = &config.user_from {
-            let (parts, body) = req.into_parts();
-            if let Some(user) = user_from(&parts) {
-                entry.user = user;
-            }
-            req = Request::from_parts(parts, body);
-        }
+        let request_user = match req.extensions().get::<AuditUser>() {
+            Some(user) => Some(user.0.clone()),
+            None => match &config.user_from {
+                Some(user_from) => {
+                    let (parts, body) = req.into_parts();
+                    let user = user_from(&parts);
+                    req = Request::from_parts(parts, body);
+                    user
+                }
+                None => None,
+            },
+        };
+        // `#[audited]` calls nested in the handler link their own entries to this one.
+        context.update(|details| {
+            details.entry_id = Some(entry.id);
+            details.correlation_id = entry.correlation_id.clone();
+        });
         req.extensions_mut().insert(context.clone());
 
         let limit = if level.captures_request() {
@@ -122,6 +130,7 @@ where
             level,
             request: capture.clone(),
             request_type,
+            request_user,
             context: context.clone(),
             status: None,
             protocol,
