@@ -6,168 +6,35 @@
 //! (`BinaryCopyInWriter`), the fastest way in: measured here, several times the rate of
 //! multi-row `INSERT`s (see BENCHMARKS.md). sqlx does not offer binary COPY.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::Sink;
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
 
+mod builder;
+mod connection;
+mod copy;
 mod reader;
 mod schema;
 mod spool;
 
-use crate::redact::url_without_password;
+pub use builder::PostgresSinkBuilder;
+use connection::{describe, Tls};
+#[doc(hidden)]
+pub use copy::copy_entries;
 pub use reader::PostgresReader;
 pub use schema::Partitioning;
-use schema::{column_list, column_types, qualified, valid_identifier};
 /// The table's row form, for the benchmarks and the round-trip tests: not part of the API.
 #[doc(hidden)]
 pub use schema::{column_names, entry_from_row, RowValues};
 use spool::Spool;
-
-/// Configures a [`PostgresSink`]; made by [`PostgresSink::builder`].
-#[derive(Debug, Clone)]
-pub struct PostgresSinkBuilder {
-    config: tokio_postgres::Config,
-    schema: String,
-    table: String,
-    spool_dir: PathBuf,
-    spool_max_bytes: u64,
-    connect_timeout: Duration,
-    tls: TlsOptions,
-    partitioning: Option<Partitioning>,
-    retention_days: Option<u32>,
-}
-
-/// TLS settings (feature `postgres-tls`), used as the URL's `sslmode` says (`prefer`, the
-/// default, tries TLS first; `require` insists; `disable` never) and verified as libpq does:
-/// without a root certificate, the connection is encrypted but the server is not authenticated;
-/// with one, its certificate chain and host name are checked.
-#[derive(Debug, Clone, Default)]
-struct TlsOptions {
-    root_cert: Option<PathBuf>,
-    verify: Option<bool>,
-}
-
-impl PostgresSinkBuilder {
-    /// Creates the table partitioned by range of `ts`, one partition per day or month, created
-    /// ahead on start and each day, plus a default partition for anything outside them. Decided
-    /// when the table is created: an existing table keeps its layout.
-    #[must_use]
-    pub fn partition_by(mut self, partitioning: Partitioning) -> Self {
-        self.partitioning = Some(partitioning);
-        self
-    }
-
-    /// Drops whole partitions older than `days` days (needs [`partition_by`](Self::partition_by):
-    /// rows are never deleted one by one, so the table can stay append-only for the application).
-    #[must_use]
-    pub fn retention_days(mut self, days: u32) -> Self {
-        self.retention_days = Some(days);
-        self
-    }
-
-    /// Trusts this PEM certificate (a private CA, or the server's own self-signed certificate)
-    /// besides the system's roots, and from then on verifies the server's certificate and host
-    /// name (like libpq with `sslrootcert`). Feature `postgres-tls`.
-    #[must_use]
-    pub fn tls_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
-        self.tls.root_cert = Some(path.into());
-        self
-    }
-
-    /// Whether the server's certificate and host name are verified (default: when a root
-    /// certificate is given, as libpq). `false` encrypts without authenticating the server:
-    /// only where a man in the middle is ruled out otherwise. Feature `postgres-tls`.
-    #[must_use]
-    pub fn tls_verify(mut self, verify: bool) -> Self {
-        self.tls.verify = Some(verify);
-        self
-    }
-
-    /// The schema of the table (default `public`); created if missing.
-    #[must_use]
-    pub fn schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = schema.into();
-        self
-    }
-
-    /// The table (default `audit_log`).
-    #[must_use]
-    pub fn table(mut self, table: impl Into<String>) -> Self {
-        self.table = table.into();
-        self
-    }
-
-    /// Where batches wait while the database is unreachable (default `./audit_spool`).
-    #[must_use]
-    pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.spool_dir = dir.into();
-        self
-    }
-
-    /// The most the spool may hold (default 1 GiB); past it, writes fail and the pipeline's
-    /// retry and overflow policies take over.
-    #[must_use]
-    pub fn spool_max_bytes(mut self, bytes: u64) -> Self {
-        self.spool_max_bytes = bytes;
-        self
-    }
-
-    /// How long one connection attempt may take (default 5 s).
-    #[must_use]
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Checks the settings and opens the spool. The connection is made on the first write (and
-    /// the table created then), so an application starts even while the database is down.
-    pub fn open(self) -> Result<PostgresSink, SinkError> {
-        for name in [&self.schema, &self.table] {
-            if !valid_identifier(name) {
-                return Err(SinkError::Invalid(format!(
-                    "`{name}` is not accepted as a PostgreSQL schema or table name: use lower-case letters, digits and _ (at most 48, not starting with a digit)"
-                )));
-            }
-        }
-        if self.retention_days.is_some() && self.partitioning.is_none() {
-            return Err(SinkError::Invalid(
-                "retention drops whole partitions: set partition_by (audit_partition=day|month) with retention_days".into(),
-            ));
-        }
-        let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
-        let tls = tls_connector(&self.tls, &self.config)?;
-        Ok(PostgresSink {
-            tls,
-            partitioning: self.partitioning,
-            retention_days: self.retention_days,
-            maintained_on: None,
-            config: self.config,
-            target: qualified(&self.schema, &self.table),
-            staging: format!("\"{}_staging\"", self.table),
-            schema: self.schema,
-            table: self.table,
-            spool,
-            connect_timeout: self.connect_timeout,
-            client: None,
-            next_connect: Instant::now(),
-            backoff: INITIAL_BACKOFF,
-            stats: PostgresStats::default(),
-        })
-    }
-}
-
-const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Counters of a [`PostgresSink`]; clones share them.
 #[derive(Debug, Clone, Default)]
@@ -268,28 +135,6 @@ impl std::fmt::Debug for PostgresSink {
 }
 
 impl PostgresSink {
-    /// A builder for a sink writing to the database at `url`
-    /// (`postgres://user:password@host:port/database`).
-    pub fn builder(url: &str) -> Result<PostgresSinkBuilder, SinkError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            SinkError::Invalid(format!(
-                "`{}` is not a PostgreSQL URL ({e}); expected postgres://user:password@host:port/database",
-                url_without_password(url)
-            ))
-        })?;
-        Ok(PostgresSinkBuilder {
-            config,
-            schema: "public".into(),
-            table: "audit_log".into(),
-            spool_dir: PathBuf::from("./audit_spool"),
-            spool_max_bytes: 1 << 30,
-            connect_timeout: Duration::from_secs(5),
-            tls: TlsOptions::default(),
-            partitioning: None,
-            retention_days: None,
-        })
-    }
-
     /// The counters of this sink.
     pub fn stats(&self) -> PostgresStats {
         self.stats.clone()
@@ -298,73 +143,6 @@ impl PostgresSink {
     /// `"schema"."table"`.
     pub fn target(&self) -> &str {
         &self.target
-    }
-
-    /// Connects now (and creates the table), instead of on the first write: fails fast when
-    /// the database is unreachable or the role lacks rights.
-    pub async fn connect(&mut self) -> Result<(), SinkError> {
-        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
-            return Ok(());
-        }
-        match self.try_connect().await {
-            Ok(client) => {
-                self.connected(client);
-                Ok(())
-            }
-            Err(cause) => Err(SinkError::Database {
-                action: "connect for",
-                target: self.target.clone(),
-                detail: cause.to_string(),
-            }),
-        }
-    }
-
-    /// Whether a live connection exists, connecting (at most as often as the backoff allows).
-    async fn ensure_connected(&mut self) -> bool {
-        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
-            return true;
-        }
-        if self.client.take().is_some() {
-            tracing::warn!(table = %self.target, "the PostgreSQL connection was lost; reconnecting");
-        }
-        if Instant::now() < self.next_connect {
-            return false;
-        }
-        match self.try_connect().await {
-            Ok(client) => {
-                self.connected(client);
-                true
-            }
-            Err(e) => {
-                self.next_connect = Instant::now() + self.backoff;
-                tracing::warn!(table = %self.target, retry_in = ?self.backoff, error = %e, "cannot reach PostgreSQL; spooling audit batches locally");
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                false
-            }
-        }
-    }
-
-    fn connected(&mut self, client: Client) {
-        self.client = Some(client);
-        self.backoff = INITIAL_BACKOFF;
-        self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
-    }
-
-    async fn try_connect(&self) -> Result<Client, String> {
-        let mut client = match &self.tls {
-            #[cfg(feature = "postgres-tls")]
-            Some(tls) => {
-                open_connection(self.config.connect(tls.clone()), self.connect_timeout).await?
-            }
-            _ => open_connection(self.config.connect(NoTls), self.connect_timeout).await?,
-        };
-        let applied = schema::migrate(&mut client, &self.schema, &self.table, self.partitioning)
-            .await
-            .map_err(|e| format!("creating the audit table failed: {}", describe(&e)))?;
-        if !applied.is_empty() {
-            tracing::info!(table = %self.target, migrations = ?applied, "created the audit table");
-        }
-        Ok(client)
     }
 
     /// Replays the spool, oldest first; stops at the first batch that fails.
@@ -396,58 +174,6 @@ impl PostgresSink {
                 .fetch_add(1, Ordering::Relaxed);
             tracing::info!(file = %file.display(), entries = batch.len(), "replayed spooled audit batch");
         }
-        Ok(())
-    }
-
-    async fn copy(&mut self, batch: &[AuditEntry]) -> Result<(), tokio_postgres::Error> {
-        let Some(client) = self.client.as_ref() else {
-            return Ok(());
-        };
-        let rows = copy_entries(client, &self.target, batch).await?;
-        self.stats.inner.copied.fetch_add(rows, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// COPY into a staging table, then insert what is not there yet: safe to repeat.
-    async fn copy_deduplicated(
-        &mut self,
-        batch: &[AuditEntry],
-    ) -> Result<(), tokio_postgres::Error> {
-        let Some(client) = self.client.as_mut() else {
-            return Ok(());
-        };
-        let transaction = client.transaction().await?;
-        transaction
-            .batch_execute(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS",
-                self.staging,
-                schema::staging_columns()
-            ))
-            .await?;
-        let statement = format!(
-            "COPY {} ({}) FROM STDIN BINARY",
-            self.staging,
-            column_list()
-        );
-        write_rows(transaction.copy_in(&statement).await?, batch).await?;
-        transaction
-            .execute(
-                &format!(
-                    // Without a conflict target: an insert-only role may not read `id`, which a
-                    // target would need; the primary key is the table's only unique constraint.
-                    "INSERT INTO {} ({cols}) SELECT {cols} FROM {} ON CONFLICT DO NOTHING",
-                    self.target,
-                    self.staging,
-                    cols = column_list()
-                ),
-                &[],
-            )
-            .await?;
-        transaction.commit().await?;
-        self.stats
-            .inner
-            .deduplicated_batches
-            .fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -575,222 +301,10 @@ impl Sink for PostgresSink {
     }
 }
 
-/// One binary `COPY` of `entries` into `table` (a quoted, qualified name such as
-/// `"public"."audit_log"`), with no staging and no deduplication: what the sink does on a
-/// batch's first attempt. Returns the number of rows.
-#[doc(hidden)]
-pub async fn copy_entries(
-    client: &Client,
-    table: &str,
-    entries: &[AuditEntry],
-) -> Result<u64, tokio_postgres::Error> {
-    let statement = format!("COPY {table} ({}) FROM STDIN BINARY", column_list());
-    write_rows(client.copy_in(&statement).await?, entries).await
-}
-
-/// Streams `entries` as binary rows into a started `COPY … FROM STDIN BINARY`.
-async fn write_rows(
-    sink: tokio_postgres::CopyInSink<bytes::Bytes>,
-    entries: &[AuditEntry],
-) -> Result<u64, tokio_postgres::Error> {
-    let writer = BinaryCopyInWriter::new(sink, &column_types());
-    let mut writer = std::pin::pin!(writer);
-    for entry in entries {
-        let entry = without_nul(entry);
-        let row = RowValues::new(&entry);
-        writer.as_mut().write(&row.params()).await?;
-    }
-    writer.finish().await
-}
-
-/// PostgreSQL's `text` and `jsonb` refuse NUL characters, which JSON allows in strings: one
-/// such entry would fail its batch on every retry and on every replay of the spool. They are
-/// stored as U+FFFD instead (rare; the check walks the entry's strings without allocating).
-/// Such a row no longer matches its chain hash, and `audit verify` says so: the database cannot
-/// hold the original.
-fn without_nul(entry: &AuditEntry) -> std::borrow::Cow<'_, AuditEntry> {
-    fn value_has_nul(value: &serde_json::Value) -> bool {
-        match value {
-            serde_json::Value::String(s) => s.contains('\0'),
-            serde_json::Value::Array(items) => items.iter().any(value_has_nul),
-            serde_json::Value::Object(map) => map
-                .iter()
-                .any(|(k, v)| k.contains('\0') || value_has_nul(v)),
-            _ => false,
-        }
-    }
-    fn clean_value(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::String(s) => *s = s.replace('\0', "\u{FFFD}"),
-            serde_json::Value::Array(items) => items.iter_mut().for_each(clean_value),
-            serde_json::Value::Object(map) => {
-                let cleaned: serde_json::Map<String, serde_json::Value> = std::mem::take(map)
-                    .into_iter()
-                    .map(|(k, mut v)| {
-                        clean_value(&mut v);
-                        (k.replace('\0', "\u{FFFD}"), v)
-                    })
-                    .collect();
-                *map = cleaned;
-            }
-            _ => {}
-        }
-    }
-    let texts = [
-        Some(&entry.endpoint),
-        entry.method.as_ref(),
-        entry.route.as_ref(),
-        entry.path.as_ref(),
-        entry.query.as_ref(),
-        Some(&entry.user),
-        entry.error.as_ref(),
-        entry.correlation_id.as_ref(),
-        entry.trace_id.as_ref(),
-        entry.span_id.as_ref(),
-        entry.client_addr.as_ref(),
-        entry.peer_addr.as_ref(),
-        entry.user_agent.as_ref(),
-    ];
-    let json = [entry.request.as_ref(), entry.response_summary.as_ref()];
-    let maps = [&entry.headers, &entry.fields];
-    let has_nul = texts.iter().flatten().any(|t| t.contains('\0'))
-        || json.iter().flatten().any(|v| value_has_nul(v))
-        || maps
-            .iter()
-            .any(|m| m.iter().any(|(k, v)| k.contains('\0') || value_has_nul(v)));
-    if !has_nul {
-        return std::borrow::Cow::Borrowed(entry);
-    }
-    tracing::warn!(id = %entry.id, "an audit entry holds NUL characters, which PostgreSQL cannot store: written as U+FFFD");
-    let mut clean = entry.clone();
-    for text in [
-        Some(&mut clean.endpoint),
-        clean.method.as_mut(),
-        clean.route.as_mut(),
-        clean.path.as_mut(),
-        clean.query.as_mut(),
-        Some(&mut clean.user),
-        clean.error.as_mut(),
-        clean.correlation_id.as_mut(),
-        clean.trace_id.as_mut(),
-        clean.span_id.as_mut(),
-        clean.client_addr.as_mut(),
-        clean.peer_addr.as_mut(),
-        clean.user_agent.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        *text = text.replace('\0', "\u{FFFD}");
-    }
-    for value in [clean.request.as_mut(), clean.response_summary.as_mut()]
-        .into_iter()
-        .flatten()
-    {
-        clean_value(value);
-    }
-    for map in [&mut clean.headers, &mut clean.fields] {
-        let mut object = serde_json::Value::Object(std::mem::take(map));
-        clean_value(&mut object);
-        if let serde_json::Value::Object(cleaned) = object {
-            *map = cleaned;
-        }
-    }
-    std::borrow::Cow::Owned(clean)
-}
-
-#[cfg(feature = "postgres-tls")]
-type Tls = postgres_native_tls::MakeTlsConnector;
-#[cfg(not(feature = "postgres-tls"))]
-type Tls = std::convert::Infallible;
-
-/// The TLS connector the settings and the URL's `sslmode` call for (`None`: plain TCP).
-#[cfg(feature = "postgres-tls")]
-fn tls_connector(
-    options: &TlsOptions,
-    config: &tokio_postgres::Config,
-) -> Result<Option<Tls>, SinkError> {
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
-        return Ok(None);
-    }
-    let mut builder = native_tls::TlsConnector::builder();
-    if let Some(path) = &options.root_cert {
-        let pem = std::fs::read(path)
-            .map_err(|e| SinkError::io("read the TLS root certificate", path, e))?;
-        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-            SinkError::Tls(format!("{} is not a PEM certificate: {e}", path.display()))
-        })?;
-        builder.add_root_certificate(cert);
-    }
-    let verify = options.verify.unwrap_or(options.root_cert.is_some());
-    builder.danger_accept_invalid_certs(!verify);
-    builder.danger_accept_invalid_hostnames(!verify);
-    let connector = builder
-        .build()
-        .map_err(|e| SinkError::Tls(format!("could not be set up: {e}")))?;
-    Ok(Some(postgres_native_tls::MakeTlsConnector::new(connector)))
-}
-
-#[cfg(not(feature = "postgres-tls"))]
-fn tls_connector(
-    options: &TlsOptions,
-    config: &tokio_postgres::Config,
-) -> Result<Option<Tls>, SinkError> {
-    let asks_tls = config.get_ssl_mode() == tokio_postgres::config::SslMode::Require
-        || options.root_cert.is_some()
-        || options.verify.is_some();
-    if asks_tls {
-        return Err(SinkError::Tls(
-            "asked for (sslmode=require or a TLS option), but audit-core was built without its `postgres-tls` feature: enable it".into(),
-        ));
-    }
-    Ok(None)
-}
-
-/// Waits for a connection (at most `timeout`) and drives it on its own task.
-async fn open_connection<S, T>(
-    connecting: impl std::future::Future<
-        Output = Result<(Client, tokio_postgres::Connection<S, T>), tokio_postgres::Error>,
-    >,
-    timeout: Duration,
-) -> Result<Client, String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (client, connection) = tokio::time::timeout(timeout, connecting)
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))?
-        .map_err(|e| describe(&e))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "PostgreSQL connection ended");
-        }
-    });
-    Ok(client)
-}
-
-/// The error with the server's message, detail and SQLSTATE, which `Display` leaves out.
-pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => {
-            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
-            if let Some(detail) = db.detail() {
-                text.push_str(": ");
-                text.push_str(detail);
-            }
-            text
-        }
-        None => match std::error::Error::source(e) {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::url_without_password;
 
     #[test]
     fn urls_are_shown_without_password() {

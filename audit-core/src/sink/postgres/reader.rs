@@ -3,8 +3,9 @@
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
+use super::connection::{describe, open_connection, tls_connector};
 use super::schema::{column_list, entry_from_row, qualified, valid_identifier};
-use super::{describe, open_connection, tls_connector, PostgresSinkBuilder};
+use super::PostgresSinkBuilder;
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
 

@@ -1,0 +1,168 @@
+//! Configuring a [`PostgresSink`]: table, spool, partitions, retention, TLS.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::connection::{tls_connector, INITIAL_BACKOFF};
+use super::schema::{qualified, valid_identifier, Partitioning};
+use super::spool::Spool;
+use super::{PostgresSink, PostgresStats};
+use crate::error::SinkError;
+use crate::redact::url_without_password;
+
+/// Configures a [`PostgresSink`]; made by [`PostgresSink::builder`].
+#[derive(Debug, Clone)]
+pub struct PostgresSinkBuilder {
+    pub(super) config: tokio_postgres::Config,
+    pub(super) schema: String,
+    pub(super) table: String,
+    pub(super) spool_dir: PathBuf,
+    pub(super) spool_max_bytes: u64,
+    pub(super) connect_timeout: Duration,
+    pub(super) tls: TlsOptions,
+    pub(super) partitioning: Option<Partitioning>,
+    pub(super) retention_days: Option<u32>,
+}
+
+/// TLS settings (feature `postgres-tls`), used as the URL's `sslmode` says (`prefer`, the
+/// default, tries TLS first; `require` insists; `disable` never) and verified as libpq does:
+/// without a root certificate, the connection is encrypted but the server is not authenticated;
+/// with one, its certificate chain and host name are checked.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TlsOptions {
+    pub root_cert: Option<PathBuf>,
+    pub verify: Option<bool>,
+}
+
+impl PostgresSinkBuilder {
+    /// Creates the table partitioned by range of `ts`, one partition per day or month, created
+    /// ahead on start and each day, plus a default partition for anything outside them. Decided
+    /// when the table is created: an existing table keeps its layout.
+    #[must_use]
+    pub fn partition_by(mut self, partitioning: Partitioning) -> Self {
+        self.partitioning = Some(partitioning);
+        self
+    }
+
+    /// Drops whole partitions older than `days` days (needs [`partition_by`](Self::partition_by):
+    /// rows are never deleted one by one, so the table can stay append-only for the application).
+    #[must_use]
+    pub fn retention_days(mut self, days: u32) -> Self {
+        self.retention_days = Some(days);
+        self
+    }
+
+    /// Trusts this PEM certificate (a private CA, or the server's own self-signed certificate)
+    /// besides the system's roots, and from then on verifies the server's certificate and host
+    /// name (like libpq with `sslrootcert`). Feature `postgres-tls`.
+    #[must_use]
+    pub fn tls_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls.root_cert = Some(path.into());
+        self
+    }
+
+    /// Whether the server's certificate and host name are verified (default: when a root
+    /// certificate is given, as libpq). `false` encrypts without authenticating the server:
+    /// only where a man in the middle is ruled out otherwise. Feature `postgres-tls`.
+    #[must_use]
+    pub fn tls_verify(mut self, verify: bool) -> Self {
+        self.tls.verify = Some(verify);
+        self
+    }
+
+    /// The schema of the table (default `public`); created if missing.
+    #[must_use]
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// The table (default `audit_log`).
+    #[must_use]
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// Where batches wait while the database is unreachable (default `./audit_spool`).
+    #[must_use]
+    pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spool_dir = dir.into();
+        self
+    }
+
+    /// The most the spool may hold (default 1 GiB); past it, writes fail and the pipeline's
+    /// retry and overflow policies take over.
+    #[must_use]
+    pub fn spool_max_bytes(mut self, bytes: u64) -> Self {
+        self.spool_max_bytes = bytes;
+        self
+    }
+
+    /// How long one connection attempt may take (default 5 s).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Checks the settings and opens the spool. The connection is made on the first write (and
+    /// the table created then), so an application starts even while the database is down.
+    pub fn open(self) -> Result<PostgresSink, SinkError> {
+        for name in [&self.schema, &self.table] {
+            if !valid_identifier(name) {
+                return Err(SinkError::Invalid(format!(
+                    "`{name}` is not accepted as a PostgreSQL schema or table name: use lower-case letters, digits and _ (at most 48, not starting with a digit)"
+                )));
+            }
+        }
+        if self.retention_days.is_some() && self.partitioning.is_none() {
+            return Err(SinkError::Invalid(
+                "retention drops whole partitions: set partition_by (audit_partition=day|month) with retention_days".into(),
+            ));
+        }
+        let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
+        let tls = tls_connector(&self.tls, &self.config)?;
+        Ok(PostgresSink {
+            tls,
+            partitioning: self.partitioning,
+            retention_days: self.retention_days,
+            maintained_on: None,
+            config: self.config,
+            target: qualified(&self.schema, &self.table),
+            staging: format!("\"{}_staging\"", self.table),
+            schema: self.schema,
+            table: self.table,
+            spool,
+            connect_timeout: self.connect_timeout,
+            client: None,
+            next_connect: Instant::now(),
+            backoff: INITIAL_BACKOFF,
+            stats: PostgresStats::default(),
+        })
+    }
+}
+
+impl PostgresSink {
+    /// A builder for a sink writing to the database at `url`
+    /// (`postgres://user:password@host:port/database`).
+    pub fn builder(url: &str) -> Result<PostgresSinkBuilder, SinkError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            SinkError::Invalid(format!(
+                "`{}` is not a PostgreSQL URL ({e}); expected postgres://user:password@host:port/database",
+                url_without_password(url)
+            ))
+        })?;
+        Ok(PostgresSinkBuilder {
+            config,
+            schema: "public".into(),
+            table: "audit_log".into(),
+            spool_dir: PathBuf::from("./audit_spool"),
+            spool_max_bytes: 1 << 30,
+            connect_timeout: Duration::from_secs(5),
+            tls: TlsOptions::default(),
+            partitioning: None,
+            retention_days: None,
+        })
+    }
+}
