@@ -1,13 +1,16 @@
 //! Configuration from the environment: one variable swaps sinks per environment.
 
-use std::time::Duration;
-
 use crate::chain::{ChainConfig, CheckpointKey};
 use crate::error::ConfigError;
 use crate::pipeline::{Auditor, AuditorBuilder, OverflowPolicy};
 use crate::redact::Redaction;
 use crate::sink::{Fanout, Sink, StdoutFormat, StdoutSink};
 use crate::summary::Scrubber;
+
+#[cfg(feature = "jsonl")]
+pub use crate::sink::jsonl::JsonlSpec;
+#[cfg(feature = "postgres")]
+pub use crate::sink::postgres::PostgresSpec;
 
 /// The sinks used when `AUDIT_SINK` is not set.
 pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
@@ -37,49 +40,6 @@ pub enum SinkSpec {
     /// `audit_table` and `audit_spool` taken out of the URL's query.
     #[cfg(feature = "postgres")]
     Postgres(PostgresSpec),
-}
-
-/// The PostgreSQL sink's settings from `postgres://…`.
-#[cfg(feature = "postgres")]
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PostgresSpec {
-    /// The connection URL, without the sink's own options.
-    pub url: String,
-    /// `audit_schema=` (default `public`).
-    pub schema: Option<String>,
-    /// `audit_table=` (default `audit_log`).
-    pub table: Option<String>,
-    /// `audit_spool=` (default `./audit_spool`).
-    pub spool_dir: Option<std::path::PathBuf>,
-    /// `audit_tls_ca=PATH`: a PEM certificate to trust (feature `postgres-tls`).
-    pub tls_root_cert: Option<std::path::PathBuf>,
-    /// `audit_tls_verify=true|false`: whether the server's certificate is checked (default:
-    /// when `audit_tls_ca` is given).
-    pub tls_verify: Option<bool>,
-    /// `audit_partition=day|month`.
-    pub partitioning: Option<crate::postgres::Partitioning>,
-    /// `audit_retention_days=N` (with `audit_partition`).
-    pub retention_days: Option<u32>,
-}
-
-/// The JSONL sink's settings from `jsonl:DIR?…`.
-#[cfg(feature = "jsonl")]
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JsonlSpec {
-    /// The directory.
-    pub dir: std::path::PathBuf,
-    /// `sync=never|every_batch|<N>ms|<N>s`.
-    pub sync: crate::jsonl::SyncPolicy,
-    /// `max_file_bytes=N`.
-    pub max_file_bytes: Option<u64>,
-    /// `compress=gzip|zstd`.
-    pub compression: crate::jsonl::Compression,
-    /// `max_age_days=N`.
-    pub max_age_days: Option<u32>,
-    /// `max_files=N`.
-    pub max_files: Option<usize>,
 }
 
 fn invalid(
@@ -121,7 +81,7 @@ impl SinkSpec {
         }
         if let Some(rest) = spec.strip_prefix("jsonl:") {
             #[cfg(feature = "jsonl")]
-            return parse_jsonl(rest).map(SinkSpec::Jsonl).map_err(fail);
+            return JsonlSpec::parse(rest).map(SinkSpec::Jsonl).map_err(fail);
             #[cfg(not(feature = "jsonl"))]
             {
                 let _ = rest;
@@ -132,7 +92,9 @@ impl SinkSpec {
         }
         if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
-            return parse_postgres(spec).map(SinkSpec::Postgres).map_err(fail);
+            return PostgresSpec::parse(spec)
+                .map(SinkSpec::Postgres)
+                .map_err(fail);
             #[cfg(not(feature = "postgres"))]
             return Err(fail(
                 "the `postgres` feature of audit-core is not enabled".into(),
@@ -148,19 +110,7 @@ impl SinkSpec {
             SinkSpec::Stdout(format) => Ok(Box::new(StdoutSink::new(*format))),
             #[cfg(feature = "jsonl")]
             SinkSpec::Jsonl(spec) => {
-                let mut builder = crate::jsonl::JsonlSink::builder(&spec.dir)
-                    .sync(spec.sync)
-                    .compression(spec.compression);
-                if let Some(bytes) = spec.max_file_bytes {
-                    builder = builder.max_file_bytes(bytes);
-                }
-                if let Some(days) = spec.max_age_days {
-                    builder = builder.max_age_days(days);
-                }
-                if let Some(files) = spec.max_files {
-                    builder = builder.max_files(files);
-                }
-                let sink = builder.open().map_err(|source| ConfigError::Sink {
+                let sink = spec.open().map_err(|source| ConfigError::Sink {
                     spec: format!("jsonl:{}", spec.dir.display()),
                     source,
                 })?;
@@ -177,101 +127,6 @@ impl SinkSpec {
             }
         }
     }
-}
-
-#[cfg(feature = "postgres")]
-impl PostgresSpec {
-    /// A sink builder with these settings (also for [`PostgresSinkBuilder::open_reader`](crate::postgres::PostgresSinkBuilder::open_reader)).
-    pub fn builder(&self) -> Result<crate::postgres::PostgresSinkBuilder, crate::SinkError> {
-        let mut builder = crate::postgres::PostgresSink::builder(&self.url)?;
-        if let Some(schema) = &self.schema {
-            builder = builder.schema(schema);
-        }
-        if let Some(table) = &self.table {
-            builder = builder.table(table);
-        }
-        if let Some(dir) = &self.spool_dir {
-            builder = builder.spool_dir(dir);
-        }
-        if let Some(path) = &self.tls_root_cert {
-            builder = builder.tls_root_cert(path);
-        }
-        if let Some(verify) = self.tls_verify {
-            builder = builder.tls_verify(verify);
-        }
-        if let Some(partitioning) = self.partitioning {
-            builder = builder.partition_by(partitioning);
-        }
-        if let Some(days) = self.retention_days {
-            builder = builder.retention_days(days);
-        }
-        Ok(builder)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl std::fmt::Debug for PostgresSpec {
-    /// Shows the URL without its password.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresSpec")
-            .field("url", &crate::redact::url_without_password(&self.url))
-            .field("schema", &self.schema)
-            .field("table", &self.table)
-            .field("spool_dir", &self.spool_dir)
-            .field("tls_root_cert", &self.tls_root_cert)
-            .field("tls_verify", &self.tls_verify)
-            .field("partitioning", &self.partitioning)
-            .field("retention_days", &self.retention_days)
-            .finish()
-    }
-}
-
-#[cfg(feature = "postgres")]
-fn parse_postgres(spec: &str) -> Result<PostgresSpec, String> {
-    let (base, query) = spec.split_once('?').unwrap_or((spec, ""));
-    let mut out = PostgresSpec {
-        url: String::new(),
-        schema: None,
-        table: None,
-        spool_dir: None,
-        tls_root_cert: None,
-        tls_verify: None,
-        partitioning: None,
-        retention_days: None,
-    };
-    let mut kept = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("audit_schema", v)) => out.schema = Some(v.to_owned()),
-            Some(("audit_table", v)) => out.table = Some(v.to_owned()),
-            Some(("audit_spool", v)) => out.spool_dir = Some(v.into()),
-            Some(("audit_tls_ca", v)) => out.tls_root_cert = Some(v.into()),
-            Some(("audit_tls_verify", v)) => out.tls_verify = Some(v != "false"),
-            Some(("audit_partition", v)) => {
-                out.partitioning = Some(match v {
-                    "day" => crate::postgres::Partitioning::Daily,
-                    "month" => crate::postgres::Partitioning::Monthly,
-                    _ => {
-                        return Err(format!(
-                            "option `audit_partition` takes day or month, not `{v}`"
-                        ))
-                    }
-                })
-            }
-            Some(("audit_retention_days", v)) => {
-                out.retention_days = Some(v.parse().map_err(|_| {
-                    format!("option `audit_retention_days` takes a whole number, not `{v}`")
-                })?)
-            }
-            _ => kept.push(pair),
-        }
-    }
-    out.url = if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    };
-    Ok(out)
 }
 
 impl std::fmt::Display for SinkSpec {
@@ -292,62 +147,6 @@ impl std::fmt::Display for SinkSpec {
             ),
         }
     }
-}
-
-#[cfg(feature = "jsonl")]
-fn parse_jsonl(rest: &str) -> Result<JsonlSpec, String> {
-    use crate::jsonl::{Compression, SyncPolicy};
-    let (dir, options) = rest.split_once('?').unwrap_or((rest, ""));
-    if dir.is_empty() {
-        return Err("`jsonl:` needs a directory, as in `jsonl:./audit_logs`".into());
-    }
-    let mut spec = JsonlSpec {
-        dir: dir.into(),
-        sync: SyncPolicy::Never,
-        max_file_bytes: None,
-        compression: Compression::None,
-        max_age_days: None,
-        max_files: None,
-    };
-    fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
-        value
-            .parse()
-            .map_err(|_| format!("option `{key}` takes a whole number, not `{value}`"))
-    }
-    for option in options.split('&').filter(|o| !o.is_empty()) {
-        let (key, value) = option
-            .split_once('=')
-            .ok_or_else(|| format!("option `{option}` has no `=value`"))?;
-        match key {
-            "sync" => spec.sync = match value {
-                "never" => SyncPolicy::Never,
-                "every_batch" => SyncPolicy::EveryBatch,
-                interval => SyncPolicy::Interval(parse_duration(interval).ok_or_else(|| {
-                    format!("option `sync` takes never, every_batch or an interval like 500ms or 2s, not `{value}`")
-                })?),
-            },
-            "max_file_bytes" => spec.max_file_bytes = Some(number(key, value)?),
-            "max_age_days" => spec.max_age_days = Some(number(key, value)?),
-            "max_files" => spec.max_files = Some(number(key, value)?),
-            "compress" => spec.compression = match value {
-                "none" => Compression::None,
-                #[cfg(feature = "gzip")]
-                "gzip" | "gz" => Compression::Gzip,
-                #[cfg(feature = "zstd")]
-                "zstd" | "zst" => Compression::Zstd,
-                other => return Err(format!(
-                    "option `compress` takes none, gzip (feature `gzip`) or zstd (feature `zstd`), not `{other}`"
-                )),
-            },
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    Ok(spec)
-}
-/// A duration in humantime's grammar (`500ms`, `2s`, `1h 30m`), the one the `audit` command's
-/// spans use too.
-fn parse_duration(text: &str) -> Option<Duration> {
-    humantime::parse_duration(text).ok()
 }
 
 /// Reads the auditor's configuration from `lookup` (the environment in [`Auditor::from_env`]).
@@ -467,7 +266,8 @@ impl EnvConfig {
             chain = chain.checkpoint_every(every as u64);
         }
         if let Some(value) = lookup("AUDIT_CHECKPOINT_INTERVAL") {
-            let interval = parse_duration(value.trim())
+            let interval = humantime::parse_duration(value.trim())
+                .ok()
                 .filter(|interval| *interval <= crate::chain::MAX_CHECKPOINT_INTERVAL)
                 .ok_or_else(|| {
                     invalid(
@@ -565,7 +365,7 @@ mod tests {
         };
         assert_eq!(
             spec.sync,
-            crate::jsonl::SyncPolicy::Interval(Duration::from_millis(250))
+            crate::jsonl::SyncPolicy::Interval(std::time::Duration::from_millis(250))
         );
         assert_eq!(
             (spec.max_file_bytes, spec.max_age_days, spec.max_files),

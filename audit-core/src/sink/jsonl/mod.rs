@@ -19,8 +19,10 @@ use crate::error::SinkError;
 mod archive;
 mod naming;
 mod repair;
+mod spec;
 
 pub use archive::{Compression, Retention};
+pub use spec::JsonlSpec;
 
 /// When the JSONL sink calls `fdatasync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -23,6 +23,7 @@ mod connection;
 mod copy;
 mod reader;
 mod schema;
+mod spec;
 mod spool;
 
 pub use builder::PostgresSinkBuilder;
@@ -34,6 +35,7 @@ pub use schema::Partitioning;
 /// The table's row form, for the benchmarks and the round-trip tests: not part of the API.
 #[doc(hidden)]
 pub use schema::{column_names, entry_from_row, RowValues};
+pub use spec::PostgresSpec;
 use spool::Spool;
 
 /// Counters of a [`PostgresSink`]; clones share them.
