@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::connection::{tls_connector, INITIAL_BACKOFF};
-use super::schema::{qualified, valid_identifier, Partitioning};
+use super::partitions::Partitioning;
+use super::schema::{qualified, valid_identifier};
 use super::spool::Spool;
 use super::{PostgresSink, PostgresStats};
 use crate::error::SinkError;

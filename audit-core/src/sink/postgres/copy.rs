@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::Client;
 
-use super::schema::{self, column_list, column_types, RowValues};
+use super::row::RowValues;
+use super::schema::{self, column_list, column_types};
 use super::PostgresSink;
 use crate::entry::AuditEntry;
 

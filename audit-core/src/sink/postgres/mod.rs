@@ -21,7 +21,9 @@ use crate::error::SinkError;
 mod builder;
 mod connection;
 mod copy;
+mod partitions;
 mod reader;
+mod row;
 mod schema;
 mod spec;
 mod spool;
@@ -30,11 +32,13 @@ pub use builder::PostgresSinkBuilder;
 use connection::{describe, Tls};
 #[doc(hidden)]
 pub use copy::copy_entries;
+pub use partitions::Partitioning;
 pub use reader::PostgresReader;
-pub use schema::Partitioning;
 /// The table's row form, for the benchmarks and the round-trip tests: not part of the API.
 #[doc(hidden)]
-pub use schema::{column_names, entry_from_row, RowValues};
+pub use row::{entry_from_row, RowValues};
+#[doc(hidden)]
+pub use schema::column_names;
 pub use spec::PostgresSpec;
 use spool::Spool;
 
@@ -188,7 +192,7 @@ impl PostgresSink {
         let Some(client) = self.client.as_mut() else {
             return Ok(Vec::new());
         };
-        let dropped = schema::maintain_partitions(
+        let dropped = partitions::maintain_partitions(
             client,
             &self.schema,
             &self.table,

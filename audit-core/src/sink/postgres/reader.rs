@@ -4,7 +4,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 use super::connection::{describe, open_connection, tls_connector};
-use super::schema::{column_list, entry_from_row, qualified, valid_identifier};
+use super::row::entry_from_row;
+use super::schema::{column_list, qualified, valid_identifier};
 use super::PostgresSinkBuilder;
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
