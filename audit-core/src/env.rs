@@ -17,7 +17,7 @@ pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
 
 const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR`, \
 `jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N` or \
-`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&audit_partition=day|month&audit_retention_days=N&sslmode=require&audit_tls_ca=PEM` (feature `postgres`)";
+`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&audit_partition=day|month&audit_retention_days=N&sslmode=require&audit_tls_ca=PEM&audit_tls_provider=rustls|native` (feature `postgres`)";
 
 /// One sink named in `AUDIT_SINK`.
 ///

@@ -531,10 +531,11 @@ async fn the_append_only_role_of_the_docs_can_write_but_not_change() {
     }
 }
 
-/// The machine's server has TLS on with Debian's self-signed `localhost` certificate.
-#[cfg(feature = "postgres-tls")]
-#[tokio::test]
-async fn tls_connections_are_encrypted_and_verified_against_a_given_root() {
+/// Encrypted, verified against a given root, refused under a name the certificate does not
+/// hold: the same for each TLS implementation. The machine's server has TLS on with Debian's
+/// self-signed `localhost` certificate.
+#[cfg(any(feature = "postgres-tls", feature = "postgres-rustls"))]
+async fn tls_connections_are_encrypted_and_verified(provider: audit_core::postgres::TlsProvider) {
     const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
     let client = admin().await;
     let schema = TestSchema::new();
@@ -548,7 +549,12 @@ async fn tls_connections_are_encrypted_and_verified_against_a_given_root() {
     );
 
     // Verified against the server's own certificate as root, host name `localhost`.
-    let mut sink = schema.builder(&url).tls_root_cert(SNAKEOIL).open().unwrap();
+    let mut sink = schema
+        .builder(&url)
+        .tls_provider(provider)
+        .tls_root_cert(SNAKEOIL)
+        .open()
+        .unwrap();
     sink.connect().await.unwrap();
     sink.write(&[AuditEntry::new("over_tls")]).await.unwrap();
     let encrypted: i64 = client
@@ -568,15 +574,42 @@ async fn tls_connections_are_encrypted_and_verified_against_a_given_root() {
     let by_address = url.replace("@localhost:", "@127.0.0.1:");
     let mut strict = schema
         .builder(&by_address)
+        .tls_provider(provider)
         .tls_root_cert(SNAKEOIL)
         .open()
         .unwrap();
     let err = strict.connect().await.unwrap_err().to_string();
     assert!(
         err.contains("certificate") || err.contains("tls") || err.contains("TLS"),
-        "{err}"
+        "{provider:?}: {err}"
     );
+    drop(strict);
+
+    // Without a root: encrypted, not authenticated (libpq's sslmode=require), under any name.
+    let mut encrypt_only = schema
+        .builder(&by_address)
+        .tls_provider(provider)
+        .open()
+        .unwrap();
+    encrypt_only.connect().await.unwrap();
+    encrypt_only
+        .write(&[AuditEntry::new("encrypted_only")])
+        .await
+        .unwrap();
+    assert_eq!(schema.count(&client).await, (2, 2));
     schema.drop(&client).await;
+}
+
+#[cfg(feature = "postgres-tls")]
+#[tokio::test]
+async fn tls_through_native_tls() {
+    tls_connections_are_encrypted_and_verified(audit_core::postgres::TlsProvider::Native).await;
+}
+
+#[cfg(feature = "postgres-rustls")]
+#[tokio::test]
+async fn tls_through_rustls() {
+    tls_connections_are_encrypted_and_verified(audit_core::postgres::TlsProvider::Rustls).await;
 }
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::connection::{tls_connector, INITIAL_BACKOFF};
+use super::connection::INITIAL_BACKOFF;
 use super::partitions::Partitioning;
 use super::schema::{qualified, valid_identifier};
 use super::spool::Spool;
+use super::tls::{self, TlsOptions, TlsProvider};
 use super::{PostgresSink, PostgresStats};
 use crate::error::SinkError;
 use crate::redact::url_without_password;
@@ -23,16 +24,6 @@ pub struct PostgresSinkBuilder {
     pub(super) tls: TlsOptions,
     pub(super) partitioning: Option<Partitioning>,
     pub(super) retention_days: Option<u32>,
-}
-
-/// TLS settings (feature `postgres-tls`), used as the URL's `sslmode` says (`prefer`, the
-/// default, tries TLS first; `require` insists; `disable` never) and verified as libpq does:
-/// without a root certificate, the connection is encrypted but the server is not authenticated;
-/// with one, its certificate chain and host name are checked.
-#[derive(Debug, Clone, Default)]
-pub(super) struct TlsOptions {
-    pub root_cert: Option<PathBuf>,
-    pub verify: Option<bool>,
 }
 
 impl PostgresSinkBuilder {
@@ -55,7 +46,7 @@ impl PostgresSinkBuilder {
 
     /// Trusts this PEM certificate (a private CA, or the server's own self-signed certificate)
     /// besides the system's roots, and from then on verifies the server's certificate and host
-    /// name (like libpq with `sslrootcert`). Feature `postgres-tls`.
+    /// name (like libpq with `sslrootcert`). Features `postgres-rustls` or `postgres-tls`.
     #[must_use]
     pub fn tls_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
         self.tls.root_cert = Some(path.into());
@@ -64,10 +55,19 @@ impl PostgresSinkBuilder {
 
     /// Whether the server's certificate and host name are verified (default: when a root
     /// certificate is given, as libpq). `false` encrypts without authenticating the server:
-    /// only where a man in the middle is ruled out otherwise. Feature `postgres-tls`.
+    /// only where a man in the middle is ruled out otherwise. Features `postgres-rustls` or
+    /// `postgres-tls`.
     #[must_use]
     pub fn tls_verify(mut self, verify: bool) -> Self {
         self.tls.verify = Some(verify);
+        self
+    }
+
+    /// Which TLS implementation connects, when both are built in (default: rustls when the
+    /// `postgres-rustls` feature is on).
+    #[must_use]
+    pub fn tls_provider(mut self, provider: TlsProvider) -> Self {
+        self.tls.provider = Some(provider);
         self
     }
 
@@ -123,7 +123,7 @@ impl PostgresSinkBuilder {
             ));
         }
         let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
-        let tls = tls_connector(&self.tls, &self.config)?;
+        let tls = tls::connector(&self.tls, &self.config)?;
         Ok(PostgresSink {
             tls,
             partitioning: self.partitioning,

@@ -1,13 +1,12 @@
-//! Connecting: TLS as the URL and settings ask, a bounded wait, the table created on the first
+//! Connecting: a bounded wait (TLS as `tls.rs` sets it up), the table created on the first
 //! connection, and reconnection with exponential backoff while the database is away.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use super::builder::TlsOptions;
-use super::{schema, PostgresSink};
+use super::{schema, tls, PostgresSink};
 use crate::error::SinkError;
 
 pub(super) const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
@@ -65,13 +64,8 @@ impl PostgresSink {
     }
 
     async fn try_connect(&self) -> Result<Client, String> {
-        let mut client = match &self.tls {
-            #[cfg(feature = "postgres-tls")]
-            Some(tls) => {
-                open_connection(self.config.connect(tls.clone()), self.connect_timeout).await?
-            }
-            _ => open_connection(self.config.connect(NoTls), self.connect_timeout).await?,
-        };
+        let mut client =
+            tls::connect(&self.config, self.tls.as_ref(), self.connect_timeout).await?;
         let applied = schema::migrate(&mut client, &self.schema, &self.table, self.partitioning)
             .await
             .map_err(|e| format!("creating the audit table failed: {}", describe(&e)))?;
@@ -80,54 +74,6 @@ impl PostgresSink {
         }
         Ok(client)
     }
-}
-
-#[cfg(feature = "postgres-tls")]
-pub(super) type Tls = postgres_native_tls::MakeTlsConnector;
-#[cfg(not(feature = "postgres-tls"))]
-pub(super) type Tls = std::convert::Infallible;
-
-/// The TLS connector the settings and the URL's `sslmode` call for (`None`: plain TCP).
-#[cfg(feature = "postgres-tls")]
-pub(super) fn tls_connector(
-    options: &TlsOptions,
-    config: &tokio_postgres::Config,
-) -> Result<Option<Tls>, SinkError> {
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
-        return Ok(None);
-    }
-    let mut builder = native_tls::TlsConnector::builder();
-    if let Some(path) = &options.root_cert {
-        let pem = std::fs::read(path)
-            .map_err(|e| SinkError::io("read the TLS root certificate", path, e))?;
-        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-            SinkError::Tls(format!("{} is not a PEM certificate: {e}", path.display()))
-        })?;
-        builder.add_root_certificate(cert);
-    }
-    let verify = options.verify.unwrap_or(options.root_cert.is_some());
-    builder.danger_accept_invalid_certs(!verify);
-    builder.danger_accept_invalid_hostnames(!verify);
-    let connector = builder
-        .build()
-        .map_err(|e| SinkError::Tls(format!("could not be set up: {e}")))?;
-    Ok(Some(postgres_native_tls::MakeTlsConnector::new(connector)))
-}
-
-#[cfg(not(feature = "postgres-tls"))]
-pub(super) fn tls_connector(
-    options: &TlsOptions,
-    config: &tokio_postgres::Config,
-) -> Result<Option<Tls>, SinkError> {
-    let asks_tls = config.get_ssl_mode() == tokio_postgres::config::SslMode::Require
-        || options.root_cert.is_some()
-        || options.verify.is_some();
-    if asks_tls {
-        return Err(SinkError::Tls(
-            "asked for (sslmode=require or a TLS option), but audit-core was built without its `postgres-tls` feature: enable it".into(),
-        ));
-    }
-    Ok(None)
 }
 
 /// Waits for a connection (at most `timeout`) and drives it on its own task.

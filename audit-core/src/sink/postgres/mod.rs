@@ -27,9 +27,10 @@ mod row;
 mod schema;
 mod spec;
 mod spool;
+mod tls;
 
 pub use builder::PostgresSinkBuilder;
-use connection::{describe, Tls};
+use connection::describe;
 #[doc(hidden)]
 pub use copy::copy_entries;
 pub use partitions::Partitioning;
@@ -41,6 +42,8 @@ pub use row::{entry_from_row, RowValues};
 pub use schema::column_names;
 pub use spec::PostgresSpec;
 use spool::Spool;
+use tls::Tls;
+pub use tls::TlsProvider;
 
 /// Counters of a [`PostgresSink`]; clones share them.
 #[derive(Debug, Clone, Default)]

@@ -1,11 +1,12 @@
 //! Reading entries back from the audit table, for `audit` and other tools.
 
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use super::connection::{describe, open_connection, tls_connector};
+use super::connection::describe;
 use super::row::entry_from_row;
 use super::schema::{column_list, qualified, valid_identifier};
+use super::tls;
 use super::PostgresSinkBuilder;
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
@@ -46,14 +47,8 @@ impl PostgresSinkBuilder {
             }
         }
         let target = qualified(&self.schema, &self.table);
-        let tls = tls_connector(&self.tls, &self.config)?;
-        let connected = match &tls {
-            #[cfg(feature = "postgres-tls")]
-            Some(tls) => {
-                open_connection(self.config.connect(tls.clone()), self.connect_timeout).await
-            }
-            _ => open_connection(self.config.connect(NoTls), self.connect_timeout).await,
-        };
+        let tls = tls::connector(&self.tls, &self.config)?;
+        let connected = tls::connect(&self.config, tls.as_ref(), self.connect_timeout).await;
         let client = connected.map_err(|cause| SinkError::Database {
             action: "connect to read",
             target: target.clone(),

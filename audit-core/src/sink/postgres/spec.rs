@@ -1,7 +1,7 @@
 //! `postgres://…`: the PostgreSQL sink's part of `AUDIT_SINK`: the driver's URL, with the
 //! sink's own `audit_*` options taken out of its query.
 
-use super::{Partitioning, PostgresSink, PostgresSinkBuilder};
+use super::{Partitioning, PostgresSink, PostgresSinkBuilder, TlsProvider};
 use crate::error::SinkError;
 use crate::redact::url_without_password;
 
@@ -22,6 +22,8 @@ pub struct PostgresSpec {
     /// `audit_tls_verify=true|false`: whether the server's certificate is checked (default:
     /// when `audit_tls_ca` is given).
     pub tls_verify: Option<bool>,
+    /// `audit_tls_provider=rustls|native`: which TLS implementation, when both are built in.
+    pub tls_provider: Option<TlsProvider>,
     /// `audit_partition=day|month`.
     pub partitioning: Option<Partitioning>,
     /// `audit_retention_days=N` (with `audit_partition`).
@@ -47,6 +49,9 @@ impl PostgresSpec {
         if let Some(verify) = self.tls_verify {
             builder = builder.tls_verify(verify);
         }
+        if let Some(provider) = self.tls_provider {
+            builder = builder.tls_provider(provider);
+        }
         if let Some(partitioning) = self.partitioning {
             builder = builder.partition_by(partitioning);
         }
@@ -67,6 +72,7 @@ impl std::fmt::Debug for PostgresSpec {
             .field("spool_dir", &self.spool_dir)
             .field("tls_root_cert", &self.tls_root_cert)
             .field("tls_verify", &self.tls_verify)
+            .field("tls_provider", &self.tls_provider)
             .field("partitioning", &self.partitioning)
             .field("retention_days", &self.retention_days)
             .finish()
@@ -84,6 +90,7 @@ impl PostgresSpec {
             spool_dir: None,
             tls_root_cert: None,
             tls_verify: None,
+            tls_provider: None,
             partitioning: None,
             retention_days: None,
         };
@@ -95,6 +102,17 @@ impl PostgresSpec {
                 Some(("audit_spool", v)) => out.spool_dir = Some(v.into()),
                 Some(("audit_tls_ca", v)) => out.tls_root_cert = Some(v.into()),
                 Some(("audit_tls_verify", v)) => out.tls_verify = Some(v != "false"),
+                Some(("audit_tls_provider", v)) => {
+                    out.tls_provider = Some(match v {
+                        "rustls" => TlsProvider::Rustls,
+                        "native" => TlsProvider::Native,
+                        _ => {
+                            return Err(format!(
+                                "option `audit_tls_provider` takes rustls or native, not `{v}`"
+                            ))
+                        }
+                    })
+                }
                 Some(("audit_partition", v)) => {
                     out.partitioning = Some(match v {
                         "day" => Partitioning::Daily,
