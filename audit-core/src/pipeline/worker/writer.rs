@@ -67,7 +67,6 @@ impl Writer {
                     .await
             }
         };
-        answer(&mut batch.acks, &result);
         let mut lost = None;
         if let Err(e) = &result {
             let own = batch.own;
@@ -93,6 +92,8 @@ impl Writer {
                     .collect(),
             });
         }
+        // Counted before the callers hear: `stats()` right after an answer includes it.
+        answer(&mut batch.acks, &result);
         let reports = std::mem::take(&mut batch.reports);
         Committed {
             result,
