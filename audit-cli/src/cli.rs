@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::error::CliError;
 use crate::{filter, source, stats, verify};
 
 #[derive(Parser)]
@@ -113,7 +114,7 @@ pub enum Format {
 }
 
 impl Select {
-    pub fn filter(&self) -> Result<filter::Filter, String> {
+    pub fn filter(&self) -> Result<filter::Filter, CliError> {
         let now = time::OffsetDateTime::now_utc();
         Ok(filter::Filter {
             since: self
@@ -170,7 +171,10 @@ impl Select {
 
     /// The SOURCE, and how to read it: for PostgreSQL, the filters as SQL (and the limit,
     /// when SQL holds every filter).
-    pub fn open(&self, limit: Option<usize>) -> Result<(source::Source, source::SqlQuery), String> {
+    pub fn open(
+        &self,
+        limit: Option<usize>,
+    ) -> Result<(source::Source, source::SqlQuery), CliError> {
         let source = source::Source::open(&self.source)?;
         let sql = self.filter()?.to_sql();
         let query = source::SqlQuery {

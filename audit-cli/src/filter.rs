@@ -4,6 +4,8 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::error::CliError;
+
 /// Which entries to keep.
 #[derive(Debug, Default)]
 pub struct Filter {
@@ -27,29 +29,31 @@ pub enum StatusFilter {
 /// Parses a span back from now in humantime's grammar (`30m`, `2h`, `7d`, `1h 30m`: the one
 /// `AUDIT_*` durations use) or an RFC 3339 time, as the fixed-width UTC text entries carry, so
 /// bounds compare as strings.
-pub fn parse_time(text: &str, now: OffsetDateTime) -> Result<String, String> {
+pub fn parse_time(text: &str, now: OffsetDateTime) -> Result<String, CliError> {
     let at = match humantime::parse_duration(text) {
         Ok(span) => time::Duration::try_from(span)
             .ok()
             .and_then(|span| now.checked_sub(span))
             .filter(|at| at.year() >= 1)
-            .ok_or_else(|| {
-                format!("`{text}` reaches back before year 1: give a shorter span or an RFC 3339 time")
-            })?,
+            .ok_or_else(|| CliError::TooFarBack(text.to_owned()))?,
         Err(humantime::DurationError::NumberOverflow) => {
-            return Err(format!(
-                "`{text}` reaches back before year 1: give a shorter span or an RFC 3339 time"
-            ))
+            return Err(CliError::TooFarBack(text.to_owned()))
         }
-        Err(_) => OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
-            format!("`{text}` is not a time: use RFC 3339 (2026-02-07T08:00:00Z) or a span back from now (30m, 2h, 7d)")
+        Err(_) => OffsetDateTime::parse(text, &Rfc3339).map_err(|_| CliError::Argument {
+            what: "a time",
+            value: text.to_owned(),
+            expected: "RFC 3339 (2026-02-07T08:00:00Z) or a span back from now (30m, 2h, 7d)",
         })?,
     };
     Ok(audit_core::Timestamp::from(at).to_string())
 }
 
-pub fn parse_status(text: &str) -> Result<StatusFilter, String> {
-    let bad = || format!("`{text}` is not a status: use a code (404) or a class (5xx)");
+pub fn parse_status(text: &str) -> Result<StatusFilter, CliError> {
+    let bad = || CliError::Argument {
+        what: "a status",
+        value: text.to_owned(),
+        expected: "a code (404) or a class (5xx)",
+    };
     if let Some(class) = text.strip_suffix("xx") {
         return class.parse().map(StatusFilter::Class).map_err(|_| bad());
     }
@@ -57,14 +61,15 @@ pub fn parse_status(text: &str) -> Result<StatusFilter, String> {
 }
 
 /// `request.client_id=CLIENT-001` → (["request", "client_id"], "CLIENT-001").
-pub fn parse_where(text: &str) -> Result<(Vec<String>, String), String> {
-    let (path, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not a filter: use a dotted path, `=`, a value (request.client_id=CLIENT-001)"))?;
+pub fn parse_where(text: &str) -> Result<(Vec<String>, String), CliError> {
+    let bad = || CliError::Argument {
+        what: "a filter",
+        value: text.to_owned(),
+        expected: "a dotted path without empty parts, `=`, a value (request.client_id=CLIENT-001)",
+    };
+    let (path, value) = text.split_once('=').ok_or_else(bad)?;
     if path.is_empty() || path.split('.').any(str::is_empty) {
-        return Err(format!(
-            "`{text}`: the path before `=` is empty or has an empty part"
-        ));
+        return Err(bad());
     }
     Ok((
         path.split('.').map(String::from).collect(),
@@ -338,7 +343,7 @@ mod tests {
     fn spans_past_the_calendar_are_an_error_not_a_panic() {
         let now = OffsetDateTime::now_utc();
         for span in ["99999999999999d", "999999999999999999999s", "3000000y"] {
-            let error = parse_time(span, now).unwrap_err();
+            let error = parse_time(span, now).unwrap_err().to_string();
             assert!(error.contains("before year 1"), "{span}: {error}");
         }
         assert!(parse_time("1h 30m", now).is_ok());
@@ -373,6 +378,7 @@ mod tests {
         );
         assert!(parse_time("yesterday", now)
             .unwrap_err()
+            .to_string()
             .contains("RFC 3339"));
     }
 

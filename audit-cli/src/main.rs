@@ -20,6 +20,7 @@ use cli::{Cli, Command};
 
 mod cli;
 mod commands;
+mod error;
 mod filter;
 mod html;
 mod lines;

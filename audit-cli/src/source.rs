@@ -4,6 +4,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::error::CliError;
+
 /// The files of `source`, oldest first: `audit_DATE.jsonl`, `audit_DATE.N.jsonl`, `.gz`, `.zst`.
 pub fn files(source: &Path) -> io::Result<Vec<PathBuf>> {
     let metadata = std::fs::metadata(source)?;
@@ -137,20 +139,22 @@ impl SqlQuery {
 
 impl Source {
     /// `postgres://…` or `postgresql://…` is the table; anything else a file or directory.
-    pub fn open(source: &Path) -> Result<Source, String> {
+    pub fn open(source: &Path) -> Result<Source, CliError> {
         let text = source.to_string_lossy();
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
             if cfg!(feature = "postgres") {
                 return Ok(Source::Postgres(text.into_owned()));
             }
-            return Err(
-                "this `audit` was built without its `postgres` feature: cargo install audit-cli --features postgres"
-                    .into(),
-            );
+            return Err(CliError::Unsupported {
+                feature: "postgres",
+            });
         }
         files(source)
             .map(Source::Files)
-            .map_err(|e| format!("cannot read {}: {e}", source.display()))
+            .map_err(|e| CliError::Read {
+                path: source.to_owned(),
+                source: e,
+            })
     }
 
     /// Calls `visit` for every line of the files, or for every row `query` selects (each as
@@ -159,7 +163,7 @@ impl Source {
         &self,
         query: &SqlQuery,
         visit: impl FnMut(Line<'_>) -> bool,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, CliError> {
         match self {
             Source::Files(files) => Ok(each_line(files, visit)),
             Source::Postgres(url) => postgres_lines(url, query, visit).map(|()| 0),
@@ -172,21 +176,26 @@ fn postgres_lines(
     url: &str,
     query: &SqlQuery,
     mut visit: impl FnMut(Line<'_>) -> bool,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     use crate::filter::SqlValue;
     use tokio_postgres::types::ToSql;
 
-    let spec = match audit_core::SinkSpec::parse(url).map_err(|e| e.to_string())? {
+    let spec = match audit_core::SinkSpec::parse(url)? {
         audit_core::SinkSpec::Postgres(spec) => spec,
-        _ => return Err(format!("{url} is not a PostgreSQL URL")),
+        _ => {
+            return Err(CliError::Argument {
+                what: "a PostgreSQL URL",
+                value: audit_core::url_without_password(url),
+                expected: "postgres://user@host/database",
+            })
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(CliError::Runtime)?;
     runtime.block_on(async {
-        let builder = spec.builder().map_err(|e| e.to_string())?;
-        let mut reader = builder.open_reader().await.map_err(|e| e.to_string())?;
+        let mut reader = spec.builder()?.open_reader().await?;
         let name = PathBuf::from(format!("postgres:{}", reader.target()));
         let params: Vec<Box<dyn ToSql + Sync>> = query
             .params
@@ -210,7 +219,10 @@ fn postgres_lines(
                 number += 1;
                 buf.clear();
                 if let Err(e) = entry.write_json_line(&mut buf) {
-                    failed = Some(format!("entry {} cannot be written as JSON: {e}", entry.id));
+                    failed = Some(CliError::Entry {
+                        id: entry.id,
+                        source: e,
+                    });
                     return false;
                 }
                 let text = std::str::from_utf8(&buf).unwrap_or_default().trim_end();
@@ -221,8 +233,7 @@ fn postgres_lines(
                     complete: true,
                 })
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         failed.map_or(Ok(()), Err)
     })
 }
@@ -232,10 +243,12 @@ fn postgres_lines(
     _url: &str,
     query: &SqlQuery,
     _visit: impl FnMut(Line<'_>) -> bool,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     // Read only with the feature; named here so builds without it stay warning-free.
     let _ = (&query.condition, &query.params, query.order, query.limit);
-    Err("this `audit` was built without its `postgres` feature".into())
+    Err(CliError::Unsupported {
+        feature: "postgres",
+    })
 }
 
 /// The SOURCE as it may be shown: a PostgreSQL URL without its password.

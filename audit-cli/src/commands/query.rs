@@ -5,6 +5,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::cli::{Format, Select};
+use crate::error::CliError;
 use crate::lines::{check, parse};
 use crate::output::{csv_writer, defuse_formula, print_table};
 
@@ -95,7 +96,7 @@ impl<W: Write> Printer<W> {
     }
 }
 
-pub fn run(select: &Select, format: Format, limit: Option<usize>) -> Result<(), String> {
+pub fn run(select: &Select, format: Format, limit: Option<usize>) -> Result<(), CliError> {
     let filter = select.filter()?;
     let (source, sql) = select.open(limit)?;
     let stdout = std::io::stdout();
@@ -134,7 +135,7 @@ pub fn run(select: &Select, format: Format, limit: Option<usize>) -> Result<(), 
     }
     match failed {
         // A closed pipe (`| head`) is not an error of ours.
-        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write: {e}")),
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::stdout(e)),
         _ => Ok(()),
     }
 }

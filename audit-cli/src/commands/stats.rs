@@ -6,6 +6,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::cli::Select;
+use crate::error::CliError;
 use crate::lines::{check, parse, parse_fields};
 use crate::output::print_table;
 use crate::{html, source, stats};
@@ -15,7 +16,7 @@ pub fn run(
     by: stats::By,
     json: bool,
     html: Option<&std::path::Path>,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let filter = select.filter()?;
     let (source, sql) = select.open(None)?;
     let mut stats = stats::Stats::new(html.is_some());
@@ -47,8 +48,12 @@ pub fn run(
             filters: &filters,
         };
         let groups: Vec<(&str, &stats::Group)> = stats.groups().collect();
-        std::fs::write(path, html::render(&context, &rows, &groups))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, html::render(&context, &rows, &groups)).map_err(|source| {
+            CliError::Write {
+                path: Some(path.to_owned()),
+                source,
+            }
+        })?;
     }
     let mut out = std::io::stdout().lock();
     let written = if json {
@@ -82,5 +87,5 @@ pub fn run(
             .collect();
         print_table(&header, &cells, &mut out)
     };
-    written.map_err(|e| format!("cannot write: {e}"))
+    written.map_err(CliError::stdout)
 }

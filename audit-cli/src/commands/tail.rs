@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::error::CliError;
 use crate::lines::entry_of;
 use crate::output::pretty;
 use crate::{filter, source};
@@ -12,7 +13,7 @@ use crate::{filter, source};
 /// `tail` over the table: the last `lines` rows by start time, then (with `follow`) rows
 /// after the newest seen, polled every second. A call that started before the newest row shown
 /// but ended later is not shown (rows carry the start time).
-fn tail_table(source: &source::Source, lines: usize, follow: bool) -> Result<(), String> {
+fn tail_table(source: &source::Source, lines: usize, follow: bool) -> Result<(), CliError> {
     use source::SqlQuery;
     let mut last: Vec<audit_core::AuditEntry> = Vec::new();
     let newest = SqlQuery {
@@ -25,12 +26,12 @@ fn tail_table(source: &source::Source, lines: usize, follow: bool) -> Result<(),
     })?;
     last.reverse();
     let mut after = last.last().map(|e| (e.timestamp, e.id));
-    let print = |entries: &[audit_core::AuditEntry]| -> Result<(), String> {
+    let print = |entries: &[audit_core::AuditEntry]| -> Result<(), CliError> {
         let mut out = crate::output::stdout();
         for entry in entries {
-            writeln!(out, "{}", pretty(entry)).map_err(|e| format!("cannot write: {e}"))?;
+            writeln!(out, "{}", pretty(entry)).map_err(CliError::stdout)?;
         }
-        out.flush().map_err(|e| format!("cannot write: {e}"))
+        out.flush().map_err(CliError::stdout)
     };
     print(&last)?;
     if !follow {
@@ -61,13 +62,17 @@ fn tail_table(source: &source::Source, lines: usize, follow: bool) -> Result<(),
     }
 }
 
-pub fn run(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), String> {
+pub fn run(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), CliError> {
     let opened = source::Source::open(source)?;
     if let source::Source::Postgres(_) = opened {
         return tail_table(&opened, lines, follow);
     }
-    let list =
-        || source::files(source).map_err(|e| format!("cannot read {}: {e}", source.display()));
+    let list = || {
+        source::files(source).map_err(|e| CliError::Read {
+            path: source.to_owned(),
+            source: e,
+        })
+    };
     let size = |file: &std::path::Path| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let files = list()?;
     // Entries are kept, and formatted only once they are among the last `lines`.
@@ -92,9 +97,9 @@ pub fn run(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), S
     });
     let mut out = crate::output::stdout();
     for entry in &last {
-        writeln!(out, "{}", pretty(entry)).map_err(|e| format!("cannot write: {e}"))?;
+        writeln!(out, "{}", pretty(entry)).map_err(CliError::stdout)?;
     }
-    out.flush().map_err(|e| format!("cannot write: {e}"))?;
+    out.flush().map_err(CliError::stdout)?;
     drop(out);
     if !follow {
         return Ok(());
@@ -125,8 +130,8 @@ pub fn run(source: &std::path::Path, lines: usize, follow: bool) -> Result<(), S
         });
         let mut out = crate::output::stdout();
         for line in fresh {
-            writeln!(out, "{line}").map_err(|e| format!("cannot write: {e}"))?;
+            writeln!(out, "{line}").map_err(CliError::stdout)?;
         }
-        out.flush().map_err(|e| format!("cannot write: {e}"))?;
+        out.flush().map_err(CliError::stdout)?;
     }
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use audit_core::escape_for_display;
 
+use crate::error::CliError;
 use crate::{source, verify};
 
 /// `1 entry`, `2 entries`, `0 chains`.
@@ -27,7 +28,7 @@ pub fn run(
     key_file: Option<&std::path::Path>,
     expect: &[verify::Head],
     flags: VerifyFlags,
-) -> Result<bool, String> {
+) -> Result<bool, CliError> {
     let key = match key_file {
         Some(path) => Some(format!("file:{}", path.display())),
         None => std::env::var("AUDIT_CHECKPOINT_KEY")
@@ -36,8 +37,7 @@ pub fn run(
     };
     let key = key
         .map(|spec| audit_core::chain::CheckpointKey::parse(&spec))
-        .transpose()
-        .map_err(|e| e.to_string())?;
+        .transpose()?;
     let source = source::Source::open(source)?;
     let options = verify::Options {
         key,
@@ -47,7 +47,7 @@ pub fn run(
     let report = verify::verify(&source, &options)?;
     let mut out = std::io::stdout().lock();
     let write = |out: &mut std::io::StdoutLock, text: String| {
-        writeln!(out, "{text}").map_err(|e| format!("cannot write: {e}"))
+        writeln!(out, "{text}").map_err(CliError::stdout)
     };
     if flags.heads {
         for head in &report.heads {

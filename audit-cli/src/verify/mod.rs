@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::error::CliError;
 use crate::source::{Source, SqlQuery};
 
 mod checks;
@@ -39,13 +40,13 @@ pub struct Head {
 }
 
 impl std::str::FromStr for Head {
-    type Err = String;
+    type Err = CliError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "`{text}` is not a head: expected CHAIN:SEQ:HASH as `audit verify --heads` prints"
-            )
+    fn from_str(text: &str) -> Result<Self, CliError> {
+        let bad = || CliError::Argument {
+            what: "a head",
+            value: text.to_owned(),
+            expected: "CHAIN:SEQ:HASH as `audit verify --heads` prints it",
         };
         let mut parts = text.trim().splitn(3, ':');
         let (Some(chain), Some(seq), Some(hash)) = (parts.next(), parts.next(), parts.next())
@@ -153,7 +154,7 @@ impl Places {
 
 /// Reads every entry of `source` and checks the chains in them (from PostgreSQL, rows come
 /// ordered by chain and sequence number: a table has no order of its own to check).
-pub fn verify(source: &Source, options: &Options) -> Result<Report, String> {
+pub fn verify(source: &Source, options: &Options) -> Result<Report, CliError> {
     let mut report = Report::default();
     let mut chains: HashMap<Uuid, ChainLog> = HashMap::new();
     let mut order: Vec<Uuid> = Vec::new();
