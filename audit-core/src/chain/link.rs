@@ -78,7 +78,7 @@ impl Numbered {
 
 impl Numberer {
     /// Numbers `batch` and appends its lines to `lines`; plans a signed checkpoint when one is
-    /// due. `lines` is left empty if an entry cannot be serialised (the sink then reports it).
+    /// due.
     pub(crate) fn number(&mut self, batch: &[AuditEntry], lines: &mut JsonLines) -> Numbered {
         let mut numbered = Numbered {
             first_seq: self.next_seq,
@@ -86,14 +86,8 @@ impl Numberer {
         };
         for (i, entry) in batch.iter().enumerate() {
             let seq = self.next_seq + i as u64;
-            match self.write_line(entry, seq, lines) {
-                Ok(true) => {}
-                Ok(false) => numbered.general.push(i),
-                Err(e) => {
-                    tracing::error!(id = %entry.id, error = %e, "an audit batch could not be chained");
-                    lines.clear();
-                    return Numbered::default();
-                }
+            if !self.write_line(entry, seq, lines) {
+                numbered.general.push(i);
             }
         }
         numbered.count = batch.len();
@@ -129,14 +123,8 @@ impl Numberer {
     /// Writes the line of `entry` at `seq`: the chain object with zeros for `hash` and `prev`,
     /// then the entry's own canonical bytes, whose opening `{` becomes the `,` after the chain.
     /// Returns `false` for an entry that must be hashed the general way.
-    fn write_line(
-        &self,
-        entry: &AuditEntry,
-        seq: u64,
-        lines: &mut JsonLines,
-    ) -> Result<bool, serde_json::Error> {
+    fn write_line(&self, entry: &AuditEntry, seq: u64, lines: &mut JsonLines) -> bool {
         let out = lines.buffer();
-        let start = out.len();
         out.extend_from_slice(OPEN);
         out.extend_from_slice(br#""hash":""#);
         out.extend_from_slice(&[b'0'; 64]);
@@ -150,17 +138,13 @@ impl Numberer {
         out.push(b'}');
         let rest = out.len();
         let mut plain = entry.chain.is_none();
-        let written = if plain {
-            canonical::write_sorted(entry, out)
+        if plain {
+            entry.write_canonical(out);
         } else {
             // Not expected (the writer links fresh entries); hashed the general way.
             let mut unlinked = entry.clone();
             unlinked.chain = None;
-            canonical::write_sorted(&unlinked, out)
-        };
-        if let Err(e) = written {
-            out.truncate(start);
-            return Err(e);
+            unlinked.write_canonical(out);
         }
         // Keys from U+E000 up sort differently in UTF-16 than in byte order. (A max over all
         // bytes, unlike `any`, vectorises.)
@@ -168,7 +152,7 @@ impl Numberer {
         out[rest] = b',';
         out.push(b'\n');
         lines.end_line();
-        Ok(plain)
+        plain
     }
 
     /// Whether a signed checkpoint is due (a key is set and entries are unsealed).

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod grpc;
+mod json;
 pub use grpc::GrpcStatus;
 
 /// The schema version written in every entry's `v` field.
@@ -158,9 +159,15 @@ impl AuditEntry {
     /// Serialises the entry as one JSON line (with the trailing `\n`) onto `buf`, in the
     /// canonical form (sorted keys, no whitespace; see [`crate::canonical`]).
     pub fn write_json_line(&self, buf: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        crate::canonical::write_sorted(self, buf)?;
+        json::write_entry(self, buf);
         buf.push(b'\n');
         Ok(())
+    }
+
+    /// Appends the entry's canonical JSON object (no newline): the bytes
+    /// `canonical::write_sorted` would write, written by hand (`json.rs`).
+    pub(crate) fn write_canonical(&self, buf: &mut Vec<u8>) {
+        json::write_entry(self, buf);
     }
 }
 

@@ -126,39 +126,57 @@ fn request_id_extension<B>(_req: &http::Request<B>) -> Option<HeaderValue> {
 /// headers both show).
 fn record_headers(entry: &mut AuditEntry, headers: &HeaderMap, config: &Config) {
     let redaction = &config.auditor.scrubber().redaction;
-    let logged = |name: &HeaderName, sensitive_name: bool| -> Option<serde_json::Value> {
-        let mut values = headers.get_all(name).iter();
-        let first = values.next()?;
-        let mut text = String::from_utf8_lossy(first.as_bytes()).into_owned();
-        let mut sensitive = first.is_sensitive();
-        for value in values {
-            text.push_str(", ");
-            text.push_str(&String::from_utf8_lossy(value.as_bytes()));
-            sensitive |= value.is_sensitive();
+    // Whether the policy keeps `name`, and whether its name alone makes it sensitive.
+    let wanted = |name: &HeaderName| -> Option<bool> {
+        match &config.header_plan {
+            // A short list of names compared in turn: cheaper than a hash look-up per listed
+            // name, most of which a request does not send.
+            Some(plan) => plan
+                .iter()
+                .find(|(kept, _)| kept == name)
+                .map(|(_, sensitive)| *sensitive),
+            None => config
+                .headers
+                .keeps(name.as_str())
+                .then(|| redaction.is_sensitive_header(name.as_str(), false)),
         }
-        if redaction.is_enabled() && (sensitive_name || sensitive) {
-            return Some(audit_core::REDACTED.into());
-        }
-        Some(redaction.text(&text).into_owned().into())
     };
-    match &config.header_plan {
-        Some(plan) => {
-            for (name, sensitive) in plan {
-                if let Some(value) = logged(name, *sensitive) {
-                    entry.headers.insert(name.as_str().to_owned(), value);
+    // One pass over the request's headers; the values of a repeated name come one after the
+    // other and are joined.
+    let mut kept: Vec<(&HeaderName, bool, String, bool)> = Vec::new();
+    for (name, value) in headers {
+        let text = match value.to_str() {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value.as_bytes()),
+        };
+        match kept.last_mut() {
+            Some((last, _, joined, sensitive)) if *last == name => {
+                joined.push_str(", ");
+                joined.push_str(&text);
+                *sensitive |= value.is_sensitive();
+            }
+            _ => {
+                if let Some(sensitive_name) = wanted(name) {
+                    kept.push((
+                        name,
+                        sensitive_name,
+                        text.into_owned(),
+                        value.is_sensitive(),
+                    ));
                 }
             }
         }
-        None => {
-            for name in headers.keys() {
-                if config.headers.keeps(name.as_str()) {
-                    let sensitive = redaction.is_sensitive_header(name.as_str(), false);
-                    if let Some(value) = logged(name, sensitive) {
-                        entry.headers.insert(name.as_str().to_owned(), value);
-                    }
-                }
+    }
+    for (name, sensitive_name, text, sensitive) in kept {
+        let value = if redaction.is_enabled() && (sensitive_name || sensitive) {
+            audit_core::REDACTED.into()
+        } else {
+            match redaction.text(&text) {
+                std::borrow::Cow::Borrowed(_) => text.into(),
+                std::borrow::Cow::Owned(redacted) => redacted.into(),
             }
-        }
+        };
+        entry.headers.insert(name.as_str().to_owned(), value);
     }
 }
 
