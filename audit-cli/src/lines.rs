@@ -64,7 +64,8 @@ pub fn check(line: &source::Line) {
     }
 }
 
-/// The fields `stats` and the plain filters read, deserialised without building the rest
+/// The fields `stats`, the plain filters and the table and CSV columns read, deserialised
+/// without building the rest
 /// (request, response, headers are skipped, not parsed into values).
 #[derive(serde::Deserialize)]
 struct Fields<'a> {
@@ -78,6 +79,12 @@ struct Fields<'a> {
     outcome: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow)]
     correlation_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    path: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
     status_code: Option<u64>,
     duration_seconds: Option<f64>,
     request_bytes: Option<u64>,
@@ -99,6 +106,9 @@ pub fn parse_fields(line: &source::Line) -> Option<Value> {
             text("user", f.user);
             text("outcome", f.outcome);
             text("correlation_id", f.correlation_id);
+            text("method", f.method);
+            text("path", f.path);
+            text("id", f.id);
             for (key, value) in [
                 ("status_code", f.status_code),
                 ("request_bytes", f.request_bytes),

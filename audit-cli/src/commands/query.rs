@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::cli::{Format, Select};
 use crate::error::CliError;
-use crate::lines::{check, parse};
+use crate::lines::{check, parse, parse_fields};
 use crate::output::{csv_writer, defuse_formula, print_table};
 
 const COLUMNS: [&str; 9] = [
@@ -120,7 +120,14 @@ pub fn run(select: &Select, format: Format, limit: Option<usize>) -> Result<(), 
             check(&line);
             return true;
         }
-        let Some(entry) = parse(&line) else {
+        // `--where` may name any path: only then is the whole entry built. A matching line is
+        // printed as it was read either way.
+        let entry = if filter.wheres.is_empty() {
+            parse_fields(&line)
+        } else {
+            parse(&line)
+        };
+        let Some(entry) = entry else {
             return true;
         };
         if !filter.matches(&entry) {
