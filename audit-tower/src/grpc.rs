@@ -26,6 +26,12 @@ impl Protocol {
         let Some(content_type) = content_type else {
             return Protocol::Http;
         };
+        // Nearly every request is not gRPC: decided without building the essence.
+        const GRPC: &str = "application/grpc";
+        let head = content_type.trim_start().as_bytes();
+        if head.len() < GRPC.len() || !head[..GRPC.len()].eq_ignore_ascii_case(GRPC.as_bytes()) {
+            return Protocol::Http;
+        }
         let essence = audit_core::__private::content_type_essence(content_type);
         let subtype = |prefix: &str| {
             essence
