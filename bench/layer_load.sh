@@ -5,6 +5,9 @@
 # setup's share of bare throughput. Every run is bounded (DURATION seconds per setup).
 #
 #   bash bench/layer_load.sh            # DURATION=10 CONNECTIONS=64 THREADS=1 ROUNDS=3 by default
+#   PIN=1 bash bench/layer_load.sh      # server on core 0, wrk on core 1 (taskset): the audit
+#                                       # writer competes with request handling, as on a busy host
+#   AUDIT_CHAIN=off bash bench/layer_load.sh   # the audited setups without the chain
 #
 # The machine is shared and noisy: every round runs every setup once, in turn, and the summary
 # compares medians over the rounds.
@@ -16,6 +19,13 @@ THREADS=${THREADS:-1}
 PORT=${PORT:-3199}
 MODES=${MODES:-"bare metadata request_response trace strict"}
 ROUNDS=${ROUNDS:-3}
+PIN=${PIN:-}
+SERVER_CPU=()
+CLIENT_CPU=()
+if [ -n "$PIN" ]; then
+  SERVER_CPU=(taskset -c 0)
+  CLIENT_CPU=(taskset -c 1)
+fi
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "installing wrk (Debian package)" >&2
@@ -33,13 +43,13 @@ declare -A RPS
 for round in $(seq 1 "$ROUNDS"); do
 for mode in $MODES; do
   rm -rf "$WORK/logs"; mkdir -p "$WORK/logs"
-  "$SERVER" "$mode" "$PORT" "$WORK/logs" 2>"$WORK/server.err" &
+  "${SERVER_CPU[@]}" "$SERVER" "$mode" "$PORT" "$WORK/logs" 2>"$WORK/server.err" &
   pid=$!
   for _ in $(seq 1 50); do
     curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
     sleep 0.1
   done
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s bench/post_1k.lua "http://127.0.0.1:$PORT/api/v1/sow/create")
+  out=$("${CLIENT_CPU[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s bench/post_1k.lua "http://127.0.0.1:$PORT/api/v1/sow/create")
   kill -INT "$pid"; wait "$pid" || true
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
