@@ -150,18 +150,20 @@ where
             .get::<AuditUser>()
             .map(|u| u.0.clone());
         let headers = response.headers();
-        let header_text = |name: &str| {
+        // Typed names: no parsing of the name on every response.
+        let header_text = |name: &http::HeaderName| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(String::from)
         };
-        let content_type = header_text("content-type");
+        let content_type = header_text(&http::header::CONTENT_TYPE);
         let protocol = Protocol::of(content_type.as_deref());
         let (grpc, response_encoding) = if protocol.is_grpc() {
-            (grpc::status_in(headers), header_text("grpc-encoding"))
+            let grpc_encoding = http::HeaderName::from_static("grpc-encoding");
+            (grpc::status_in(headers), header_text(&grpc_encoding))
         } else {
-            (None, header_text("content-encoding"))
+            (None, header_text(&http::header::CONTENT_ENCODING))
         };
         if recorder.config.auditor.overflow() == Some(OverflowPolicy::Strict) {
             // No byte leaves before the entry is durable: record at the response head.
