@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use audit_core::escape_for_display;
 use serde_json::Value;
 
+use crate::filter::Filter;
 use crate::source;
 
 /// Lines that could not be read in this run: the exit status says so.
@@ -138,4 +139,20 @@ pub fn entry_of(line: &source::Line) -> Option<audit_core::AuditEntry> {
             None
         }
     }
+}
+
+/// The entry on `line` when it matches `filter`, as far as the filter and the output need it:
+/// only the fields of [`Fields`] unless a `--where` may name any path. A line the raw check
+/// rules out is not parsed, only validated, so a malformed one is still reported.
+pub fn matching(filter: &Filter, line: &source::Line) -> Option<Value> {
+    if !filter.may_match(line.text) {
+        check(line);
+        return None;
+    }
+    let entry = if filter.wheres.is_empty() {
+        parse_fields(line)
+    } else {
+        parse(line)
+    }?;
+    filter.matches(&entry).then_some(entry)
 }

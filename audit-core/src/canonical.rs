@@ -24,9 +24,8 @@
 
 use std::io;
 
-use serde::Serialize;
 use serde_json::ser::Formatter;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A `serde_json` formatter that writes numbers as the canonical form does; with sorted keys
 /// (what `serde_json::Map` and [`AuditEntry`](crate::AuditEntry) give) its output is canonical.
@@ -59,7 +58,7 @@ impl Formatter for CanonicalFormatter {
 /// (The writer uses `entry/json.rs`, which writes the same bytes by hand; this is what its
 /// tests compare it with.)
 #[cfg(test)]
-pub(crate) fn write_sorted<T: Serialize + ?Sized>(
+pub(crate) fn write_sorted<T: serde::Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), serde_json::Error> {
@@ -76,6 +75,39 @@ pub(crate) fn write_sorted<T: Serialize + ?Sized>(
 /// assert_eq!(out, "{\"a\":{\"\u{e9}\":null},\"b\":[1,2.5,\"x\\u0001\"]}".as_bytes());
 /// ```
 pub fn write_value(value: &Value, out: &mut Vec<u8>) {
+    write_json(value, KeyOrder::Utf16, out);
+}
+
+/// A JSON value with each object's keys in the order the map holds them (sorted by bytes), as
+/// `serde_json` with [`CanonicalFormatter`] writes it: what the entry's line writer needs.
+pub(crate) fn write_value_as_stored(value: &Value, out: &mut Vec<u8>) {
+    write_json(value, KeyOrder::AsStored, out);
+}
+
+/// A map in the order it holds its keys (see [`write_value_as_stored`]).
+pub(crate) fn write_map(map: &Map<String, Value>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(key, out);
+        out.push(b':');
+        write_json(value, KeyOrder::AsStored, out);
+    }
+    out.push(b'}');
+}
+
+/// How objects' keys are ordered.
+#[derive(Clone, Copy)]
+enum KeyOrder {
+    /// As the map holds them (`serde_json::Map`: by bytes).
+    AsStored,
+    /// By UTF-16 code units, as RFC 8785 asks ([`compare_keys`]).
+    Utf16,
+}
+
+fn write_json(value: &Value, order: KeyOrder, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -86,42 +118,111 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
             } else if let Some(i) = n.as_i64() {
                 out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
             } else {
-                let f = n.as_f64().unwrap_or(0.0);
-                out.extend_from_slice(NumberBuffer::default().format(f).as_bytes());
+                write_f64(n.as_f64().unwrap_or(0.0), out);
             }
         }
-        Value::String(s) => write_string(s, out),
+        Value::String(s) => write_str(s, out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_value(item, out);
+                write_json(item, order, out);
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| compare_keys(a, b));
-            out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
+        Value::Object(map) => match order {
+            KeyOrder::AsStored => write_map(map, out),
+            KeyOrder::Utf16 => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by(|a, b| compare_keys(a, b));
+                out.push(b'{');
+                for (i, key) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(key, out);
+                    out.push(b':');
+                    write_json(&map[key.as_str()], order, out);
                 }
-                write_string(key, out);
-                out.push(b':');
-                write_value(&map[key.as_str()], out);
+                out.push(b'}');
             }
-            out.push(b'}');
-        }
+        },
     }
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
-    // serde_json escapes exactly as RFC 8785 asks; writing into a Vec cannot fail.
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, CanonicalFormatter);
-    let _ = s.serialize(&mut ser);
+/// An `f64` as `serde_json` writes one with [`CanonicalFormatter`]: `null` when not finite,
+/// else ECMAScript's digits.
+pub(crate) fn write_f64(n: f64, out: &mut Vec<u8>) {
+    out.extend_from_slice(NumberBuffer::default().format(n).as_bytes());
+}
+
+/// A JSON string as `serde_json` (and RFC 8785) writes it: `"` and `\` and the control
+/// characters escaped (`\b \f \n \r \t` by name, the others as `\u00xx`), everything else as
+/// it is. Checks 8 bytes at a time for anything to escape and copies runs that need none
+/// whole: this check was most of an entry's serialisation cost (#14).
+pub(crate) fn write_str(text: &str, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none needs escaping.
+        if let Some(chunk) = bytes
+            .get(i..i + 8)
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
+        {
+            if !needs_escape(u64::from_le_bytes(chunk)) {
+                i += 8;
+                continue;
+            }
+        }
+        let byte = bytes[i];
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0xf)]);
+                i += 1;
+                start = i;
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(escape);
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Whether any byte of `word` is a control character, `"` or `\`.
+#[inline]
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    // Bytes below 0x20 (bytes of 0x80 and up have their high bit, which `!word` clears).
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    control != 0
+        || has_zero(word ^ (ONES * b'"' as u64)) != 0
+        || has_zero(word ^ (ONES * b'\\' as u64)) != 0
 }
 
 /// RFC 8785 order: by UTF-16 code units. It equals byte order unless a key holds characters
@@ -213,6 +314,33 @@ impl NumberBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn serde_str(text: &str) -> Vec<u8> {
+        serde_json::to_vec(text).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "plain text longer than eight bytes".into(),
+            "quote \" and backslash \\ here".into(),
+            "\u{0}\u{1}\u{7}\u{8}\u{b}\u{c}\u{1f}\u{7f}".into(),
+            "line\nbreak\r\ttab".into(),
+            "héllo wörld — ünïcödé 𝄞 text".into(),
+            "12345678\"".into(),
+            "1234567\\".into(),
+        ];
+        for byte in 0u8..=0x7f {
+            cases.push(format!("abcdefgh{}ijklmnop", byte as char));
+            cases.push(format!("{}", byte as char));
+        }
+        for case in cases {
+            let mut out = Vec::new();
+            write_str(&case, &mut out);
+            assert_eq!(out, serde_str(&case), "{case:?}");
+        }
+    }
 
     fn number(value: f64) -> String {
         NumberBuffer::default().format(value).to_owned()

@@ -7,35 +7,22 @@
 //!
 //! Each request carries a 1 KiB JSON body and gets a 1 KiB JSON answer, read to the end.
 
+#[path = "../examples/common/route.rs"]
+mod route;
+
 use std::time::Duration;
 
 use audit_core::jsonl::JsonlSink;
 use audit_core::Auditor;
 use audit_tower::{AuditLayer, AuditLevel};
 use axum::body::Body;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
 use tower::ServiceExt;
 
-async fn handler(Json(body): Json<Value>) -> Json<Value> {
-    Json(json!({
-        "client_id": body["client_id"],
-        "summary": "s".repeat(900),
-        "cost_usd": 0.23,
-        "llm_calls": 3,
-    }))
-}
-
-fn request_body() -> String {
-    json!({"client_id": "CLIENT-001", "product": "Real-Time Payments", "notes": "n".repeat(940)})
-        .to_string()
-}
-
 async fn one_request(app: &Router, body: &str) {
-    let request = http::Request::post("/api/v1/sow/create")
+    let request = http::Request::post(route::PATH)
         .header("content-type", "application/json")
         .body(Body::from(body.to_owned()))
         .expect("request");
@@ -56,8 +43,8 @@ fn bench_layer(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let body = request_body();
-    let bare = Router::new().route("/api/v1/sow/create", post(handler));
+    let body = route::request_body();
+    let bare = route::router();
     let auditor = rt.block_on(async {
         Auditor::builder()
             .build(JsonlSink::open(dir.path().join("audit")).expect("sink"))
@@ -68,13 +55,7 @@ fn bench_layer(c: &mut Criterion) {
         .layer(AuditLayer::new(auditor.clone()).default_level(AuditLevel::Metadata));
     let full = bare.clone().layer(AuditLayer::new(auditor.clone()));
 
-    let appender = tracing_appender::rolling::never(dir.path(), "trace.jsonl");
-    let (writer, _guard) = tracing_appender::non_blocking(appender);
-    tracing_subscriber::fmt()
-        .json()
-        .with_writer(writer)
-        .with_max_level(tracing::Level::DEBUG)
-        .init();
+    let _guard = route::trace_json_subscriber(dir.path());
     let traced = bare
         .clone()
         .layer(tower_http::trace::TraceLayer::new_for_http());

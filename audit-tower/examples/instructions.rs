@@ -16,6 +16,9 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+#[path = "common/route.rs"]
+mod route;
+
 use audit_core::chain::ChainConfig;
 use audit_core::jsonl::JsonlSink;
 use audit_core::Auditor;
@@ -24,23 +27,12 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::post;
-use axum::{Json, Router};
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
+use serde_json::json;
 use tower::ServiceExt;
 
-async fn handler(Json(body): Json<Value>) -> Json<Value> {
-    Json(json!({
-        "client_id": body["client_id"],
-        "summary": "s".repeat(900),
-        "cost_usd": 0.23,
-        "llm_calls": 3,
-    }))
-}
-
 fn request(body: &str) -> http::Request<Body> {
-    http::Request::post("/api/v1/sow/create")
+    http::Request::post(route::PATH)
         .header("host", "api.example.com")
         .header("content-type", "application/json")
         .header("accept", "application/json")
@@ -83,7 +75,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let bare = Router::new().route("/api/v1/sow/create", post(handler));
+    let bare = route::router();
     let mut auditor = None;
     let mut _guard = None;
     let app = match stack.as_str() {
@@ -95,14 +87,7 @@ fn main() {
             bare.layer(middleware::from_fn_with_state(out, json_line))
         }
         "trace_json" => {
-            let appender = tracing_appender::rolling::never(&dir, "trace.jsonl");
-            let (writer, guard) = tracing_appender::non_blocking(appender);
-            _guard = Some(guard);
-            tracing_subscriber::fmt()
-                .json()
-                .with_writer(writer)
-                .with_max_level(tracing::Level::DEBUG)
-                .init();
+            _guard = Some(route::trace_json_subscriber(&dir));
             bare.layer(tower_http::trace::TraceLayer::new_for_http())
         }
         audit => {
@@ -127,8 +112,7 @@ fn main() {
             bare.layer(AuditLayer::new(built).default_level(level))
         }
     };
-    let body = json!({"client_id": "CLIENT-001", "product": "Real-Time Payments", "notes": "n".repeat(940)})
-        .to_string();
+    let body = route::request_body();
     runtime.block_on(async {
         for _ in 0..n {
             let response = app

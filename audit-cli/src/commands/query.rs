@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::cli::{Format, Select};
 use crate::error::CliError;
-use crate::lines::{check, parse, parse_fields};
+use crate::lines::matching;
 use crate::output::{csv_writer, defuse_formula, print_table};
 
 const COLUMNS: [&str; 9] = [
@@ -116,23 +116,10 @@ pub fn run(select: &Select, format: Format, limit: Option<usize>) -> Result<(), 
         if limit.is_some_and(|limit| shown >= limit) || failed.is_some() {
             return false;
         }
-        if !filter.may_match(line.text) {
-            check(&line);
-            return true;
-        }
-        // `--where` may name any path: only then is the whole entry built. A matching line is
-        // printed as it was read either way.
-        let entry = if filter.wheres.is_empty() {
-            parse_fields(&line)
-        } else {
-            parse(&line)
-        };
-        let Some(entry) = entry else {
+        // A matching line is printed as it was read.
+        let Some(entry) = matching(&filter, &line) else {
             return true;
         };
-        if !filter.matches(&entry) {
-            return true;
-        }
         shown += 1;
         failed = out.entry(line.text, &entry).err();
         true

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::cli::Select;
 use crate::error::CliError;
-use crate::lines::{check, parse, parse_fields};
+use crate::lines::matching;
 use crate::output::print_table;
 use crate::{html, source, stats};
 
@@ -21,20 +21,8 @@ pub fn run(
     let (source, sql) = select.open(None)?;
     let mut stats = stats::Stats::new(html.is_some());
     source.each_line(&sql, |line| {
-        if !filter.may_match(line.text) {
-            check(&line);
-            return true;
-        }
-        // `--where` may name any path: then the whole entry is needed.
-        let entry = if filter.wheres.is_empty() {
-            parse_fields(&line)
-        } else {
-            parse(&line)
-        };
-        if let Some(entry) = entry {
-            if filter.matches(&entry) {
-                stats.add(by, &entry);
-            }
+        if let Some(entry) = matching(&filter, &line) {
+            stats.add(by, &entry);
         }
         true
     })?;

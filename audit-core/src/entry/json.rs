@@ -1,13 +1,12 @@
 //! An entry's JSON line written by hand, field by field in the declared (sorted) order: the
 //! same bytes `serde_json` with the canonical formatter writes (a property test holds them
-//! equal), at a fraction of the cost. Strings take a fast path that checks 8 bytes at a time
-//! for anything to escape, and copies runs that need none whole; that check and the copying
-//! were most of an entry's serialisation cost (#14).
+//! equal), at a fraction of the cost (#14). Values and strings are written by
+//! [`crate::canonical`], the one JSON writer of the crate.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{AuditEntry, Chain, GrpcStatus, Outcome};
-use crate::canonical::NumberBuffer;
+use super::{AuditEntry, Chain, GrpcStatus};
+use crate::canonical::{write_f64, write_map, write_str, write_value_as_stored as write_value};
 
 /// Appends `entry` as one canonical JSON object (no newline) to `out`.
 pub(crate) fn write_entry(entry: &AuditEntry, out: &mut Vec<u8>) {
@@ -52,7 +51,7 @@ pub(crate) fn write_entry(entry: &AuditEntry, out: &mut Vec<u8>) {
     key(out, "method");
     write_opt_str(entry.method.as_deref(), out);
     key(out, "outcome");
-    write_str(outcome_name(entry.outcome), out);
+    write_str(entry.outcome.as_str(), out);
     key(out, "path");
     write_opt_str(entry.path.as_deref(), out);
     key(out, "peer_addr");
@@ -92,10 +91,6 @@ pub(crate) fn write_entry(entry: &AuditEntry, out: &mut Vec<u8>) {
     key(out, "v");
     write_u64(u64::from(entry.v), out);
     out.push(b'}');
-}
-
-fn outcome_name(outcome: Outcome) -> &'static str {
-    outcome.as_str()
 }
 
 fn write_chain(chain: &Chain, out: &mut Vec<u8>) {
@@ -152,155 +147,12 @@ fn write_u64(n: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// As `serde_json` writes an `f64` field: `null` when not finite, else the canonical digits.
-fn write_f64(n: f64, out: &mut Vec<u8>) {
-    if n.is_finite() {
-        out.extend_from_slice(NumberBuffer::default().format(n).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
-    }
-}
-
-/// A JSON value, maps in their own (sorted) order, as `serde_json` writes it.
-fn write_value(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => {
-            if let Some(n) = n.as_u64() {
-                write_u64(n, out);
-            } else if let Some(n) = n.as_i64() {
-                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-            } else if let Some(n) = n.as_f64() {
-                write_f64(n, out);
-            }
-        }
-        Value::String(text) => write_str(text, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => write_map(map, out),
-    }
-}
-
-fn write_map(map: &Map<String, Value>, out: &mut Vec<u8>) {
-    out.push(b'{');
-    for (i, (key, value)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(key, out);
-        out.push(b':');
-        write_value(value, out);
-    }
-    out.push(b'}');
-}
-
-/// A JSON string as `serde_json` writes it: `"` and `\` and the control characters escaped
-/// (`\b \f \n \r \t` by name, the others as `\u00xx`), everything else as it is.
-pub(crate) fn write_str(text: &str, out: &mut Vec<u8>) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Eight bytes at a time while none needs escaping.
-        if let Some(chunk) = bytes
-            .get(i..i + 8)
-            .and_then(|c| <[u8; 8]>::try_from(c).ok())
-        {
-            if !needs_escape(u64::from_le_bytes(chunk)) {
-                i += 8;
-                continue;
-            }
-        }
-        let byte = bytes[i];
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(byte >> 4)]);
-                out.push(HEX[usize::from(byte & 0xf)]);
-                i += 1;
-                start = i;
-                continue;
-            }
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
-        i += 1;
-        start = i;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-/// Whether any byte of `word` is a control character, `"` or `\`.
-#[inline]
-fn needs_escape(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    // Bytes below 0x20 (bytes of 0x80 and up have their high bit, which `!word` clears).
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    control != 0
-        || has_zero(word ^ (ONES * b'"' as u64)) != 0
-        || has_zero(word ^ (ONES * b'\\' as u64)) != 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn serde_str(text: &str) -> Vec<u8> {
-        serde_json::to_vec(text).unwrap()
-    }
-
-    #[test]
-    fn strings_escape_as_serde_json_does() {
-        let mut cases: Vec<String> = vec![
-            String::new(),
-            "plain text longer than eight bytes".into(),
-            "quote \" and backslash \\ here".into(),
-            "\u{0}\u{1}\u{7}\u{8}\u{b}\u{c}\u{1f}\u{7f}".into(),
-            "line\nbreak\r\ttab".into(),
-            "héllo wörld — ünïcödé 𝄞 text".into(),
-            "12345678\"".into(),
-            "1234567\\".into(),
-        ];
-        for byte in 0u8..=0x7f {
-            cases.push(format!("abcdefgh{}ijklmnop", byte as char));
-            cases.push(format!("{}", byte as char));
-        }
-        for case in cases {
-            let mut out = Vec::new();
-            write_str(&case, &mut out);
-            assert_eq!(out, serde_str(&case), "{case:?}");
-        }
-    }
-
     use proptest::prelude::*;
+    use serde_json::Map;
 
     fn text() -> impl Strategy<Value = String> {
         prop_oneof![

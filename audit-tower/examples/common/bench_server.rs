@@ -1,23 +1,13 @@
 //! The bench server's code, shared by `bench_server` and `bench_server_mimalloc`.
 
+#[path = "route.rs"]
+mod route;
+
 use std::time::Duration;
 
 use audit_core::jsonl::{JsonlSink, SyncPolicy};
 use audit_core::{Auditor, OverflowPolicy};
 use audit_tower::{AuditLayer, AuditLevel};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde_json::{json, Value};
-
-/// Answers a 1 KiB JSON object for a 1 KiB JSON request.
-pub async fn handler(Json(body): Json<Value>) -> Json<Value> {
-    Json(json!({
-        "client_id": body["client_id"],
-        "summary": "s".repeat(900),
-        "cost_usd": 0.23,
-        "llm_calls": 3,
-    }))
-}
 
 pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -32,20 +22,13 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let app = Router::new().route("/api/v1/sow/create", post(handler));
+        let app = route::router();
         let mut auditor = None;
         let mut _guard = None;
         let app = match mode.as_str() {
             "bare" => app,
             "trace" => {
-                let appender = tracing_appender::rolling::never(&dir, "trace.jsonl");
-                let (writer, guard) = tracing_appender::non_blocking(appender);
-                _guard = Some(guard);
-                tracing_subscriber::fmt()
-                    .json()
-                    .with_writer(writer)
-                    .with_max_level(tracing::Level::DEBUG)
-                    .init();
+                _guard = Some(route::trace_json_subscriber(&dir));
                 app.layer(tower_http::trace::TraceLayer::new_for_http())
             }
             "metadata" | "request_response" | "strict" => {
