@@ -19,41 +19,12 @@ use std::time::{Duration, Instant};
 
 use audit_core::chain::{ChainConfig, CheckpointKey};
 use audit_core::jsonl::{JsonlSink, SyncPolicy};
-use audit_core::{async_trait, AuditEntry, Auditor, Outcome, Scrubber, Sink, SinkError};
+use audit_core::{async_trait, AuditEntry, Auditor, Scrubber, Sink, SinkError};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use serde_json::json;
 
-/// A typical entry of an HTTP call, about 630 bytes as a JSON line.
-fn sample_entry(scrubber: &Scrubber) -> AuditEntry {
-    let mut entry = AuditEntry::new("sow_create");
-    entry.method = Some("POST".into());
-    entry.route = Some("/api/v1/sow/create".into());
-    entry.path = Some("/api/v1/sow/create".into());
-    entry.user = "alice@example.com".into();
-    entry.request = Some(scrubber.object(json!({
-        "client_id": "CLIENT-001",
-        "product": "Real-Time Payments",
-        "quality_mode": "production",
-    })));
-    entry.response_summary = Some(scrubber.object(json!({
-        "sow_text": "<5234 characters>",
-        "cost_usd": 0.23,
-        "llm_calls": 3,
-        "quality_mode": "production",
-    })));
-    entry.status_code = Some(200);
-    entry.duration_seconds = 0.034523;
-    entry.outcome = Outcome::Success;
-    entry.correlation_id = Some("0192f0c1-7b3a-7cc2-9d4e-5f6a7b8c9d0e".into());
-    entry.peer_addr = Some("127.0.0.1:51234".into());
-    entry.user_agent = Some("curl/8.5.0".into());
-    entry.request_bytes = Some(84);
-    entry.response_bytes = Some(5342);
-    entry
-        .headers
-        .insert("content-type".into(), "application/json".into());
-    entry
-}
+#[path = "common/sample.rs"]
+mod sample;
+use sample::sample_entry;
 
 /// Accepts and discards batches: isolates the caller's cost of `record`.
 struct Discard;

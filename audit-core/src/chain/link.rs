@@ -210,8 +210,14 @@ impl Hasher {
                 hex::encode(hasher.finalize())
             };
             line[HASH_AT..HASH_AT + 64].copy_from_slice(hash.as_bytes());
-            entry.chain = Some(self.link_of(seq, hash.clone()));
-            self.prev = hash;
+            // This hash is the next entry's `prev`; the old `prev` moves into this entry.
+            let prev = std::mem::replace(&mut self.prev, hash.clone());
+            entry.chain = Some(Chain {
+                hash,
+                id: self.id,
+                prev,
+                seq,
+            });
         }
         if let Some(last) = numbered.checkpoint {
             let seq = numbered.first_seq + numbered.count as u64;

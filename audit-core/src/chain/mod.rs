@@ -24,6 +24,8 @@
 //! assert_ne!(hash, "00"); // this line was not written by the pipeline
 //! ```
 
+#[doc(hidden)]
+pub mod bench;
 mod config;
 mod key;
 mod link;

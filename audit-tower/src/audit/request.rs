@@ -12,7 +12,6 @@ use crate::PeerAddr;
 
 /// What the rest of the call needs from the head, besides the entry.
 pub(crate) struct RequestHead {
-    pub content_type: Option<String>,
     /// The correlation id generated for a request without a usable one, to set on the request
     /// and the response.
     pub generated_correlation: Option<HeaderValue>,
@@ -23,20 +22,20 @@ impl RequestHead {
     pub fn describe<B>(
         entry: &mut AuditEntry,
         req: &Request<B>,
-        route: Option<String>,
+        route: Option<&str>,
         config: &Config,
     ) -> RequestHead {
         let redaction = &config.auditor.scrubber().redaction;
         let uri = req.uri();
         let path = uri.path();
-        entry.endpoint = match &route {
-            Some(route) => route.clone(),
+        entry.endpoint = match route {
+            Some(route) => route.to_owned(),
             // CONNECT names an authority, not a path.
             None if path.is_empty() => uri.to_string(),
             None => path.to_owned(),
         };
         entry.method = Some(req.method().as_str().to_owned());
-        entry.route = route;
+        entry.route = route.map(str::to_owned);
         entry.path = (!path.is_empty()).then(|| path.to_owned());
         entry.query = uri.query().map(|q| redaction.query(q).into_owned());
         let headers = req.headers();
@@ -81,7 +80,6 @@ impl RequestHead {
                 if let Some(id) = request_id_extension(req) {
                     entry.correlation_id = id.to_str().ok().map(String::from);
                     return RequestHead {
-                        content_type: text(&http::header::CONTENT_TYPE).map(String::from),
                         generated_correlation: Some(id),
                     };
                 }
@@ -98,7 +96,6 @@ impl RequestHead {
             }
         };
         RequestHead {
-            content_type: text(&http::header::CONTENT_TYPE).map(String::from),
             generated_correlation,
         }
     }

@@ -67,9 +67,7 @@ where
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok()),
         );
-        let level = config
-            .policy
-            .level(req.method(), req.uri().path(), route.as_deref());
+        let level = config.policy.level(req.method(), req.uri().path(), route);
         if level == AuditLevel::None || !config.auditor.is_enabled() {
             let req = req.map(|body| RequestBody::new(body, None));
             return ResponseFuture::new(
@@ -83,6 +81,15 @@ where
 
         let mut entry = AuditEntry::started_at(String::new(), Timestamp::now());
         let head = RequestHead::describe(&mut entry, &req, route, config);
+        // Only a captured body is summarised by its media type.
+        let request_type = if level.captures_request() {
+            req.headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        } else {
+            None
+        };
         // The correlation id: the caller's, or this entry's id, passed on to the handler and
         // the response.
         let correlation = head.generated_correlation.map(|value| {
@@ -90,7 +97,6 @@ where
                 .insert(config.correlation_header.clone(), value.clone());
             (config.correlation_header.clone(), value)
         });
-        let request_type = head.content_type;
 
         let request_user = match req.extensions().get::<AuditUser>() {
             Some(user) => Some(user.0.clone()),
@@ -153,12 +159,12 @@ where
 
 /// The route template axum matched, when axum routed the request; `None` for a fallback,
 /// which has no template (axum names it with an internal wildcard).
-fn matched_route<B>(req: &Request<B>) -> Option<String> {
+fn matched_route<B>(req: &Request<B>) -> Option<&str> {
     #[cfg(feature = "axum")]
     if let Some(path) = req.extensions().get::<axum::extract::MatchedPath>() {
         let path = path.as_str();
         if !is_axum_fallback(path) {
-            return Some(path.to_owned());
+            return Some(path);
         }
     }
     let _ = req;
