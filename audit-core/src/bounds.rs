@@ -22,6 +22,8 @@ pub const MAX_USER_AGENT_CHARS: usize = 512;
 pub const MAX_ERROR_CHARS: usize = 2048;
 /// `method`, `client_addr`, `peer_addr`, `trace_id`, `span_id`, `response_encoding`.
 pub const MAX_SHORT_CHARS: usize = 128;
+/// Tags kept per entry; more are dropped.
+pub const MAX_TAGS: usize = 32;
 
 /// Cuts `text` to `max_chars` characters and appends `… <N characters>`; untouched when it fits.
 pub(crate) fn cap(text: &mut String, max_chars: usize) {
@@ -62,8 +64,16 @@ impl AuditEntry {
             &mut self.trace_id,
             &mut self.span_id,
             &mut self.response_encoding,
+            &mut self.tenant,
         ] {
             cap_option(short, MAX_SHORT_CHARS);
+        }
+        self.tags.truncate(MAX_TAGS);
+        for tag in &mut self.tags {
+            cap(tag, MAX_SHORT_CHARS);
+        }
+        if let Some(operation) = &mut self.operation {
+            cap(&mut operation.stage, MAX_SHORT_CHARS);
         }
         if let Some(grpc) = &mut self.grpc {
             cap_option(&mut grpc.message, MAX_ERROR_CHARS);

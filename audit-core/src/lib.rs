@@ -50,6 +50,7 @@ mod error;
 mod global;
 mod json_lines;
 mod lenient_json;
+pub mod operation;
 mod pipeline;
 mod redact;
 mod sink;
@@ -60,7 +61,8 @@ pub use async_trait::async_trait;
 pub use audit_macros::audited;
 pub use display::{display_cell, escape_for_display};
 pub use entry::{
-    AuditEntry, GrpcStatus, Outcome, Timestamp, ANONYMOUS, SCHEMA_VERSION, SYSTEM_USER,
+    AuditEntry, GrpcStatus, OperationInfo, Outcome, Relation, Timestamp, ANONYMOUS, SCHEMA_VERSION,
+    SYSTEM_USER,
 };
 #[cfg(feature = "jsonl")]
 pub use env::JsonlSpec;

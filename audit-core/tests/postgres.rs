@@ -121,6 +121,12 @@ fn full_entry() -> AuditEntry {
         .headers
         .insert("authorization".into(), "[REDACTED]".into());
     entry.fields.insert("llm_calls".into(), 3.into());
+    entry.tenant = Some("acme".into());
+    entry.tags = vec!["llm".into(), "billing".into()];
+    let mut operation = audit_core::OperationInfo::new(uuid::Uuid::now_v7(), "finished")
+        .with_parent(uuid::Uuid::now_v7(), audit_core::Relation::Retry);
+    operation.retryable = Some(false);
+    entry.operation = Some(operation);
     entry
 }
 
@@ -143,7 +149,7 @@ async fn two_concurrent_starters_create_the_table_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(migrations, 3);
+    assert_eq!(migrations, 4);
     let indexes: Vec<String> = client
         .query("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'audit_log' ORDER BY 1", &[&schema.name])
         .await
@@ -158,7 +164,11 @@ async fn two_concurrent_starters_create_the_table_once() {
             "audit_log_correlation",
             "audit_log_endpoint_ts",
             "audit_log_failures",
+            "audit_log_operation",
+            "audit_log_operation_parent",
             "audit_log_pkey",
+            "audit_log_tags",
+            "audit_log_tenant_ts",
             "audit_log_ts_brin",
             "audit_log_user_ts"
         ]

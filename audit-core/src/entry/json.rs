@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{AuditEntry, Chain, GrpcStatus};
+use super::{AuditEntry, Chain, GrpcStatus, OperationInfo};
 use crate::canonical::{write_f64, write_map, write_str, write_value_as_stored as write_value};
 
 /// Appends `entry` as one canonical JSON object (no newline) to `out`.
@@ -50,6 +50,10 @@ pub(crate) fn write_entry(entry: &AuditEntry, out: &mut Vec<u8>) {
     out.push(b'"');
     key(out, "method");
     write_opt_str(entry.method.as_deref(), out);
+    if let Some(operation) = &entry.operation {
+        key(out, "operation");
+        write_operation(operation, out);
+    }
     key(out, "outcome");
     write_str(entry.outcome.as_str(), out);
     key(out, "path");
@@ -76,6 +80,21 @@ pub(crate) fn write_entry(entry: &AuditEntry, out: &mut Vec<u8>) {
     write_opt_str(entry.span_id.as_deref(), out);
     key(out, "status_code");
     write_opt_u64(entry.status_code.map(u64::from), out);
+    if !entry.tags.is_empty() {
+        key(out, "tags");
+        out.push(b'[');
+        for (i, tag) in entry.tags.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(tag, out);
+        }
+        out.push(b']');
+    }
+    if let Some(tenant) = &entry.tenant {
+        key(out, "tenant");
+        write_str(tenant, out);
+    }
     key(out, "timestamp");
     let mut timestamp = [0u8; 27];
     entry.timestamp.format_into(&mut timestamp);
@@ -107,6 +126,32 @@ fn write_chain(chain: &Chain, out: &mut Vec<u8>) {
     write_str(&chain.prev, out);
     out.extend_from_slice(b",\"seq\":");
     write_u64(chain.seq, out);
+    out.push(b'}');
+}
+
+fn write_operation(operation: &OperationInfo, out: &mut Vec<u8>) {
+    let mut id = [0u8; 36];
+    out.extend_from_slice(b"{\"id\":\"");
+    out.extend_from_slice(operation.id.hyphenated().encode_lower(&mut id).as_bytes());
+    out.push(b'"');
+    if let Some(parent) = &operation.parent {
+        out.extend_from_slice(b",\"parent\":\"");
+        out.extend_from_slice(parent.hyphenated().encode_lower(&mut id).as_bytes());
+        out.push(b'"');
+    }
+    if let Some(relation) = operation.relation {
+        out.extend_from_slice(b",\"relation\":");
+        write_str(relation.as_str(), out);
+    }
+    if let Some(retryable) = operation.retryable {
+        out.extend_from_slice(if retryable {
+            b",\"retryable\":true"
+        } else {
+            b",\"retryable\":false"
+        });
+    }
+    out.extend_from_slice(b",\"stage\":");
+    write_str(&operation.stage, out);
     out.push(b'}');
 }
 
@@ -200,6 +245,9 @@ mod tests {
             numbers in (any::<f64>(), prop::option::of(any::<u64>()), prop::option::of(any::<u16>())),
             chained in any::<bool>(),
             grpc in prop::option::of((any::<u32>(), prop::option::of(text()))),
+            operation in prop::option::of((text(), any::<bool>(), prop::option::of(any::<bool>()))),
+            tags in prop::collection::vec(text(), 0..4),
+            tenant in prop::option::of(text()),
         ) {
             let mut entry = AuditEntry::new(endpoint);
             entry.user = user;
@@ -232,6 +280,16 @@ mod tests {
                 });
             }
             entry.grpc = grpc.map(|(code, message)| GrpcStatus::new(code, message));
+            entry.operation = operation.map(|(stage, linked, retryable)| {
+                let mut info = OperationInfo::new(uuid::Uuid::now_v7(), stage);
+                if linked {
+                    info = info.with_parent(uuid::Uuid::now_v7(), super::super::Relation::Compensation);
+                }
+                info.retryable = retryable;
+                info
+            });
+            entry.tags = tags;
+            entry.tenant = tenant;
             let mut fast = Vec::new();
             write_entry(&entry, &mut fast);
             let mut reference = Vec::new();

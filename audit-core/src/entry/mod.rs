@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 mod grpc;
 mod json;
+mod operation;
 pub use grpc::GrpcStatus;
+pub use operation::{OperationInfo, Relation, FINISHED, RECEIVED, STARTED};
 
 /// The schema version written in every entry's `v` field.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -70,6 +72,10 @@ pub struct AuditEntry {
     pub id: Uuid,
     /// HTTP method; `None` for non-HTTP calls.
     pub method: Option<String>,
+    /// The operation this entry is a step of (its id, stage and lineage); absent for a plain
+    /// call. See [`crate::operation`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<OperationInfo>,
     /// How the call ended.
     pub outcome: Outcome,
     /// Raw request path.
@@ -96,6 +102,12 @@ pub struct AuditEntry {
     pub span_id: Option<String>,
     /// HTTP status code.
     pub status_code: Option<u16>,
+    /// Labels for grouping and search (`billing`, `llm`), in the order given, without repeats.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The tenant (customer, company, workspace) the call acted for, for tenant-scoped queries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// When the call started.
     pub timestamp: Timestamp,
     /// W3C trace id from a `traceparent` header.
@@ -153,6 +165,9 @@ impl AuditEntry {
             grpc: None,
             response_encoding: None,
             chain: None,
+            operation: None,
+            tags: Vec::new(),
+            tenant: None,
         }
     }
 
@@ -186,8 +201,11 @@ pub enum Outcome {
     Error,
     /// The handler panicked.
     Panic,
-    /// The caller went away before the response was complete.
+    /// The caller went away before the response was complete, or an operation was abandoned.
     Cancelled,
+    /// Not finished when written: an operation's start or stage entry, or a request's
+    /// `received` entry. Its outcome comes in a later entry of the same operation.
+    Pending,
 }
 
 impl Outcome {
@@ -210,6 +228,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::Panic => "panic",
             Outcome::Cancelled => "cancelled",
+            Outcome::Pending => "pending",
         }
     }
 }

@@ -6,7 +6,7 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::entry::{AuditEntry, Chain, Outcome, Timestamp};
+use crate::entry::{AuditEntry, Chain, OperationInfo, Outcome, Relation, Timestamp};
 
 /// An entry's values converted to what the table's columns take, in [`column_names`] order:
 /// for tools that write rows themselves (benchmarks, migrations of old logs).
@@ -36,6 +36,12 @@ pub struct RowValues<'a> {
     chain_prev: Option<&'a str>,
     chain_hash: Option<&'a str>,
     grpc: Option<Json<&'a crate::GrpcStatus>>,
+    tags: Option<&'a [String]>,
+    operation_id: Option<Uuid>,
+    operation_parent: Option<Uuid>,
+    operation_relation: Option<&'static str>,
+    operation_stage: Option<&'a str>,
+    operation_retryable: Option<bool>,
 }
 
 impl<'a> RowValues<'a> {
@@ -66,11 +72,21 @@ impl<'a> RowValues<'a> {
             chain_prev: entry.chain.as_ref().map(|c| c.prev.as_str()),
             chain_hash: entry.chain.as_ref().map(|c| c.hash.as_str()),
             grpc: entry.grpc.as_ref().map(Json),
+            tags: (!entry.tags.is_empty()).then_some(entry.tags.as_slice()),
+            operation_id: entry.operation.as_ref().map(|o| o.id),
+            operation_parent: entry.operation.as_ref().and_then(|o| o.parent),
+            operation_relation: entry
+                .operation
+                .as_ref()
+                .and_then(|o| o.relation)
+                .map(Relation::as_str),
+            operation_stage: entry.operation.as_ref().map(|o| o.stage.as_str()),
+            operation_retryable: entry.operation.as_ref().and_then(|o| o.retryable),
         }
     }
 
     /// The values in [`column_names`] order.
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 32] {
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 39] {
         let e = self.entry;
         [
             &e.id,
@@ -106,6 +122,13 @@ impl<'a> RowValues<'a> {
             &self.chain_hash,
             &self.grpc,
             &e.response_encoding,
+            &e.tenant,
+            &self.tags,
+            &self.operation_id,
+            &self.operation_parent,
+            &self.operation_relation,
+            &self.operation_stage,
+            &self.operation_retryable,
         ]
     }
 }
@@ -161,6 +184,23 @@ pub fn entry_from_row(row: &Row) -> Result<AuditEntry, tokio_postgres::Error> {
         .flatten()
         .map(|j| j.0);
     entry.response_encoding = row.try_get("response_encoding").ok().flatten();
+    // Rows written before migration 4 have none of these columns.
+    entry.tenant = row.try_get("tenant").ok().flatten();
+    entry.tags = row
+        .try_get::<_, Option<Vec<String>>>("tags")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if let Ok(Some(id)) = row.try_get::<_, Option<Uuid>>("operation_id") {
+        let stage: Option<String> = row.try_get("operation_stage")?;
+        let mut info = OperationInfo::new(id, stage.unwrap_or_default());
+        info.parent = row.try_get("operation_parent")?;
+        info.relation = row
+            .try_get::<_, Option<String>>("operation_relation")?
+            .and_then(|r| serde_json::from_value::<Relation>(Value::String(r)).ok());
+        info.retryable = row.try_get("operation_retryable")?;
+        entry.operation = Some(info);
+    }
     if let Ok(Some(id)) = row.try_get::<_, Option<Uuid>>("chain_id") {
         entry.chain = Some(Chain {
             id,

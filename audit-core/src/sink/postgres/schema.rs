@@ -39,6 +39,13 @@ pub(crate) const COLUMNS: &[(&str, Type)] = &[
     ("chain_hash", Type::TEXT),
     ("grpc", Type::JSONB),
     ("response_encoding", Type::TEXT),
+    ("tenant", Type::TEXT),
+    ("tags", Type::TEXT_ARRAY),
+    ("operation_id", Type::UUID),
+    ("operation_parent", Type::UUID),
+    ("operation_relation", Type::TEXT),
+    ("operation_stage", Type::TEXT),
+    ("operation_retryable", Type::BOOL),
 ];
 
 /// The table's column names, in order.
@@ -154,6 +161,25 @@ fn migrations(schema: &str, table: &str, partitioning: Option<Partitioning>) -> 
                 "ALTER TABLE {t}
                     ADD COLUMN IF NOT EXISTS grpc jsonb,
                     ADD COLUMN IF NOT EXISTS response_encoding text;"
+            ),
+        ),
+        // Tenants, tags and operations (#15); nullable, so no table rewrite. The operation's
+        // lineage is indexed both ways: its own entries, and what follows from it.
+        (
+            4,
+            format!(
+                "ALTER TABLE {t}
+                    ADD COLUMN IF NOT EXISTS tenant text,
+                    ADD COLUMN IF NOT EXISTS tags text[],
+                    ADD COLUMN IF NOT EXISTS operation_id uuid,
+                    ADD COLUMN IF NOT EXISTS operation_parent uuid,
+                    ADD COLUMN IF NOT EXISTS operation_relation text,
+                    ADD COLUMN IF NOT EXISTS operation_stage text,
+                    ADD COLUMN IF NOT EXISTS operation_retryable boolean;
+                CREATE INDEX IF NOT EXISTS \"{table}_tenant_ts\" ON {t} (tenant, ts DESC) WHERE tenant IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS \"{table}_tags\" ON {t} USING gin (tags) WHERE tags IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS \"{table}_operation\" ON {t} (operation_id) WHERE operation_id IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS \"{table}_operation_parent\" ON {t} (operation_parent) WHERE operation_parent IS NOT NULL;"
             ),
         ),
     ]
