@@ -66,6 +66,32 @@ pub enum Command {
         #[arg(long)]
         heads: bool,
     },
+    /// An operation's whole lifecycle: its stages, retries, compensations and saga steps, with
+    /// durations and outcomes, from the first operation of its lineage.
+    Show {
+        /// A JSONL file or a directory of them, or a postgres:// URL.
+        source: PathBuf,
+        /// An operation id (`operation.id`), or the id of one of its entries.
+        operation_id: String,
+        /// The entries as JSON lines instead of a tree.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The operations in the log; with --retryable, failures marked retryable that no retry
+    /// has made good yet; with --compensated, successful actions that were compensated.
+    Operations {
+        #[command(flatten)]
+        select: Select,
+        /// Retryable failures without a successful retry (one per retry chain).
+        #[arg(long, conflicts_with = "compensated")]
+        retryable: bool,
+        /// Successful actions that were compensated, with their compensations.
+        #[arg(long)]
+        compensated: bool,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// The last entries as one human line each; with --follow, new ones as they are written.
     Tail {
         /// A JSONL file or a directory of them.
@@ -96,14 +122,38 @@ pub struct Select {
     /// A status (404) or a class (5xx).
     #[arg(long)]
     pub status: Option<String>,
-    /// success, client_error, server_error, error, panic or cancelled.
+    /// success, client_error, server_error, error, panic, cancelled or pending.
     #[arg(long)]
     pub outcome: Option<String>,
     #[arg(long)]
     pub correlation_id: Option<String>,
+    /// Only this tenant's entries.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Entries with this tag; repeatable, all must be there.
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
     /// PATH=VALUE on the entry's JSON, dotted (request.client_id=CLIENT-001); repeatable, all must hold.
     #[arg(long = "where")]
     pub wheres: Vec<String>,
+}
+
+/// Which operations `audit operations` lists.
+#[derive(Clone, Copy)]
+pub enum OperationsView {
+    All,
+    Retryable,
+    Compensated,
+}
+
+impl OperationsView {
+    pub fn of(retryable: bool, compensated: bool) -> Self {
+        match (retryable, compensated) {
+            (true, _) => OperationsView::Retryable,
+            (_, true) => OperationsView::Compensated,
+            _ => OperationsView::All,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -136,6 +186,8 @@ impl Select {
                 .transpose()?,
             outcome: self.outcome.clone(),
             correlation_id: self.correlation_id.clone(),
+            tenant: self.tenant.clone(),
+            tags: self.tags.clone(),
             wheres: self
                 .wheres
                 .iter()
@@ -159,6 +211,10 @@ impl Select {
         add("status", &self.status);
         add("outcome", &self.outcome);
         add("correlation id", &self.correlation_id);
+        add("tenant", &self.tenant);
+        for tag in &self.tags {
+            parts.push(format!("tag {tag}"));
+        }
         for clause in &self.wheres {
             parts.push(format!("where {clause}"));
         }

@@ -59,6 +59,16 @@ pub enum CliError {
         #[source]
         source: serde_json::Error,
     },
+    /// Nothing in the log has the id asked for.
+    #[error("no {what} `{id}` in the log: {hint}")]
+    NotFound {
+        /// What was looked for.
+        what: &'static str,
+        /// The id given.
+        id: String,
+        /// Where to find a right one.
+        hint: &'static str,
+    },
     /// The runtime for the database client could not start.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     #[error("cannot start the runtime: {0}")]

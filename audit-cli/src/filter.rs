@@ -16,6 +16,9 @@ pub struct Filter {
     pub status: Option<StatusFilter>,
     pub outcome: Option<String>,
     pub correlation_id: Option<String>,
+    pub tenant: Option<String>,
+    /// Every one of these must be among the entry's `tags`.
+    pub tags: Vec<String>,
     pub wheres: Vec<(Vec<String>, String)>,
 }
 
@@ -106,6 +109,7 @@ impl Filter {
             ("user", &self.user),
             ("outcome", &self.outcome),
             ("correlation_id", &self.correlation_id),
+            ("tenant", &self.tenant),
         ]
         .into_iter()
         .filter_map(|(name, wanted)| Some((name, wanted.as_deref()?)))
@@ -119,10 +123,12 @@ impl Filter {
             &self.user,
             &self.outcome,
             &self.correlation_id,
+            &self.tenant,
         ];
         wanted
             .into_iter()
             .flatten()
+            .chain(&self.tags)
             .chain(self.wheres.iter().map(|(_, value)| value))
             .filter(|value| plain(value))
             .all(|value| line.contains(value.as_str()))
@@ -142,6 +148,13 @@ impl Filter {
         }
         for (name, wanted) in self.equalities() {
             if field(name) != Some(wanted) {
+                return false;
+            }
+        }
+        if !self.tags.is_empty() {
+            let tags = entry.get("tags").and_then(Value::as_array);
+            let has = |wanted: &String| tags.is_some_and(|tags| tags.iter().any(|t| t == wanted));
+            if !self.tags.iter().all(has) {
                 return false;
             }
         }
@@ -184,6 +197,8 @@ pub enum SqlValue {
     Time(OffsetDateTime),
     Id(uuid::Uuid),
     Path(Vec<String>),
+    /// A `text[]`.
+    Texts(Vec<String>),
 }
 
 /// The part of a filter PostgreSQL can evaluate: a condition over the table's columns with
@@ -196,7 +211,7 @@ pub struct SqlFilter {
 }
 
 /// Top-level entry fields stored as text columns of the same name (`user` is `user_id`).
-const TEXT_COLUMNS: [(&str, &str); 12] = [
+const TEXT_COLUMNS: [(&str, &str); 13] = [
     ("endpoint", "endpoint"),
     ("user", "user_id"),
     ("outcome", "outcome"),
@@ -209,6 +224,7 @@ const TEXT_COLUMNS: [(&str, &str); 12] = [
     ("span_id", "span_id"),
     ("client_addr", "client_addr"),
     ("peer_addr", "peer_addr"),
+    ("tenant", "tenant"),
 ];
 
 /// Entry fields stored as `jsonb` columns of the same name.
@@ -243,6 +259,10 @@ impl Filter {
                 .map_or(name, |(_, column)| column);
             let p = bind(SqlValue::Text(wanted.to_owned()), &mut params);
             clauses.push(format!("{column} = {p}"));
+        }
+        if !self.tags.is_empty() {
+            let p = bind(SqlValue::Texts(self.tags.clone()), &mut params);
+            clauses.push(format!("tags @> {p}"));
         }
         match &self.status {
             Some(StatusFilter::Exact(code)) => match i32::try_from(*code) {

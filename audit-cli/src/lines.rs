@@ -86,6 +86,10 @@ struct Fields<'a> {
     path: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow)]
     id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    tenant: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    tags: Option<Vec<std::borrow::Cow<'a, str>>>,
     status_code: Option<u64>,
     duration_seconds: Option<f64>,
     request_bytes: Option<u64>,
@@ -110,6 +114,11 @@ pub fn parse_fields(line: &source::Line) -> Option<Value> {
             text("method", f.method);
             text("path", f.path);
             text("id", f.id);
+            text("tenant", f.tenant);
+            if let Some(tags) = f.tags {
+                let tags = tags.into_iter().map(|t| Value::String(t.into_owned()));
+                map.insert("tags".to_owned(), Value::Array(tags.collect()));
+            }
             for (key, value) in [
                 ("status_code", f.status_code),
                 ("request_bytes", f.request_bytes),
@@ -145,11 +154,20 @@ pub fn entry_of(line: &source::Line) -> Option<audit_core::AuditEntry> {
 /// only the fields of [`Fields`] unless a `--where` may name any path. A line the raw check
 /// rules out is not parsed, only validated, so a malformed one is still reported.
 pub fn matching(filter: &Filter, line: &source::Line) -> Option<Value> {
+    matching_as(filter, line, filter.wheres.is_empty())
+}
+
+/// The whole entry on `line` when it matches `filter`.
+pub fn matching_whole(filter: &Filter, line: &source::Line) -> Option<Value> {
+    matching_as(filter, line, false)
+}
+
+fn matching_as(filter: &Filter, line: &source::Line, fields_only: bool) -> Option<Value> {
     if !filter.may_match(line.text) {
         check(line);
         return None;
     }
-    let entry = if filter.wheres.is_empty() {
+    let entry = if fields_only {
         parse_fields(line)
     } else {
         parse(line)

@@ -4,6 +4,8 @@
 //! audit query audit_logs --endpoint sow_create --where request.client_id=CLIENT-001 --since 1d
 //! audit stats audit_logs --by endpoint
 //! audit tail audit_logs --follow
+//! audit show audit_logs 0192f0c1-7b3a-7cc2-9d4e-5f6a7b8c9d0e
+//! audit operations audit_logs --retryable --tenant acme
 //! audit verify audit_logs --key-file checkpoint.key
 //! ```
 //! SOURCE is a JSONL file or a directory of daily files (rotated `.N` and compressed `.gz`/`.zst`
@@ -24,6 +26,7 @@ mod error;
 mod filter;
 mod html;
 mod lines;
+mod operations;
 mod output;
 mod source;
 mod stats;
@@ -48,6 +51,21 @@ fn main() -> ExitCode {
             lines,
             follow,
         } => commands::tail::run(source, *lines, *follow),
+        Command::Show {
+            source,
+            operation_id,
+            json,
+        } => commands::show::run(source, operation_id, *json),
+        Command::Operations {
+            select,
+            retryable,
+            compensated,
+            json,
+        } => commands::operations::run(
+            select,
+            cli::OperationsView::of(*retryable, *compensated),
+            *json,
+        ),
         Command::Verify {
             source,
             key_file,

@@ -206,7 +206,7 @@ fn postgres_lines(
                     SqlValue::Int(n) => Box::new(*n),
                     SqlValue::Time(at) => Box::new(*at),
                     SqlValue::Id(id) => Box::new(*id),
-                    SqlValue::Path(parts) => Box::new(parts.clone()),
+                    SqlValue::Path(parts) | SqlValue::Texts(parts) => Box::new(parts.clone()),
                 }
             })
             .collect();
