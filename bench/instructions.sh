@@ -5,6 +5,8 @@
 #
 #   bash bench/instructions.sh            # N=1000 by default
 #   STACKS="bare audit_metadata" bash bench/instructions.sh
+#   METRICS=1 bash bench/instructions.sh  # what the `metrics` feature costs: built without it,
+#                                         # with it and switched off, with it and a recorder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000}
@@ -17,6 +19,23 @@ cargo build --release -q -p audit-tower --example instructions
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/instructions
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+if [ "${METRICS:-}" = 1 ]; then
+  cp "$BIN" "$WORK/without_metrics"
+  cargo build --release -q -p audit-tower --example instructions --features audit-core/metrics
+  cp "$BIN" "$WORK/with_metrics"
+  cargo build --release -q -p audit-tower --example instructions
+  printf '%-44s %12s\n' "audit_metadata, chain off" "instr/req"
+  for variant in "without_metrics:" "with_metrics:off" "with_metrics:on" "with_metrics:prometheus"; do
+    bin=${variant%%:*} mode=${variant#*:}
+    per() {
+      AUDIT_METRICS=$mode valgrind --tool=callgrind --callgrind-out-file="$WORK/out.%p" \
+        "$WORK/$bin" audit_metadata "$1" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+    }
+    one=$(per "$N"); two=$(per $((2 * N)))
+    printf '%-44s %12s\n' "$bin ${mode:+(AUDIT_METRICS=$mode)}" $(( (two - one) / N ))
+  done
+  exit 0
+fi
 count() {
   valgrind --tool=callgrind --callgrind-out-file="$WORK/out.%p" "$BIN" "$1" "$2" 2>&1 \
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'

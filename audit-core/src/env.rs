@@ -163,6 +163,7 @@ impl std::fmt::Display for SinkSpec {
 /// | `AUDIT_CHECKPOINT_KEY` | hex digits or `file:PATH`: signs checkpoints (HMAC-SHA256), turns the chain on | unset |
 /// | `AUDIT_CHECKPOINT_EVERY` | entries between signed checkpoints | 10000 |
 /// | `AUDIT_CHECKPOINT_INTERVAL` | longest time entries stay unsealed (`60s`, `500ms`, `1h`; at most `24h`) | `60s` |
+/// | `AUDIT_METRICS` | `on`/`off`: the writer's metrics ([`crate::metrics`], feature `metrics`) | `on` |
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct EnvConfig {
@@ -280,6 +281,9 @@ impl EnvConfig {
             chain = chain.checkpoint_interval(interval);
         }
         builder = builder.chain(chain);
+        if let Some(metrics) = boolean("AUDIT_METRICS")? {
+            builder = builder.metrics(metrics);
+        }
         Ok(EnvConfig {
             enabled,
             sinks,
@@ -386,6 +390,7 @@ mod tests {
             ),
             ("AUDIT_SINK", " , ", "no sink named"),
             ("AUDIT_ENABLED", "maybe", "true or false"),
+            ("AUDIT_METRICS", "loud", "true or false"),
             ("AUDIT_OVERFLOW", "yolo", "block, drop_newest or strict"),
             ("AUDIT_QUEUE_CAPACITY", "0", "positive"),
             ("AUDIT_CHECKPOINT_INTERVAL", "100000000h", "at most 24h"),

@@ -50,6 +50,7 @@ mod error;
 mod global;
 mod json_lines;
 mod lenient_json;
+pub mod metrics;
 pub mod operation;
 mod pipeline;
 mod redact;

@@ -7,6 +7,9 @@
 //! cargo run --release -p audit-tower --example instructions -- audit_metadata 1000
 //! ```
 //!
+//! With `--features audit-core/metrics`, `AUDIT_METRICS=off` or `=prometheus` (a recorder
+//! installed) choose what the writer's metrics cost (`bench/instructions.sh` with `METRICS=1`).
+//!
 //! Stacks: `bare`, `json_line` (a minimal hand-written middleware writing method, path, status
 //! and duration as a JSON line), `trace_json` (tower-http's `TraceLayer` with a JSON subscriber
 //! writing to a non-blocking file), and `audit_metadata`, `audit_request_response`, each also
@@ -104,8 +107,17 @@ fn main() {
                 ChainConfig::disabled()
             };
             let sink = JsonlSink::open(dir.join("audit")).unwrap_or_else(|e| panic!("sink: {e}"));
+            // AUDIT_METRICS=off turns the writer's metrics off; =prometheus also installs a
+            // Prometheus recorder (what metrics cost when someone reads them).
+            let metrics = std::env::var("AUDIT_METRICS").unwrap_or_default();
+            if metrics == "prometheus" {
+                let installed =
+                    metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder();
+                installed.unwrap_or_else(|e| panic!("recorder: {e}"));
+            }
             let built = Auditor::builder()
                 .chain(chain)
+                .metrics(metrics != "off")
                 .build(sink)
                 .unwrap_or_else(|e| panic!("auditor: {e}"));
             auditor = Some(built.clone());

@@ -41,6 +41,7 @@ pub struct AuditorBuilder {
     scrubber: Scrubber,
     chain: ChainConfig,
     drain_on_drop: Duration,
+    metrics: bool,
 }
 
 impl Default for AuditorBuilder {
@@ -54,6 +55,7 @@ impl Default for AuditorBuilder {
             retry: RetryPolicy::default(),
             scrubber: Scrubber::default(),
             chain: ChainConfig::default(),
+            metrics: true,
         }
     }
 }
@@ -123,6 +125,14 @@ impl AuditorBuilder {
         self
     }
 
+    /// Whether the writer reports metrics ([`crate::metrics`]; default on, with the
+    /// `metrics` feature and a recorder installed). Off, it measures nothing.
+    #[must_use]
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.metrics = enabled;
+        self
+    }
+
     /// Starts the writer, on a thread of its own, writing to `sink`. Works inside or outside a
     /// tokio runtime; the writer outlives the runtime that built the auditor.
     pub fn build(self, sink: impl Sink) -> Result<Auditor, ConfigError> {
@@ -150,6 +160,7 @@ impl AuditorBuilder {
             urgent: urgent.clone(),
             chain,
             pipelined: self.overflow != OverflowPolicy::Strict,
+            metrics: crate::metrics::PipelineMetrics::new(self.metrics),
         };
         let writer = writer_thread::WriterThread::start(worker, self.drain_on_drop)?;
         Ok(Auditor {

@@ -14,6 +14,7 @@ use super::{Ack, Counters, Msg, RetryPolicy};
 use crate::chain::{Hasher, Numbered, Numberer};
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
+use crate::metrics::{PipelineMetrics, Snapshot};
 use crate::redact::Redaction;
 use crate::sink::{JsonLines, Sink};
 
@@ -45,6 +46,7 @@ pub(crate) struct Worker {
     /// Whether batches overlap in stages; not under `Strict`, where callers wait for each
     /// batch and a group commit should take everything that queued up during the last one.
     pub pipelined: bool,
+    pub metrics: PipelineMetrics,
 }
 
 /// A batch ready for the sink: linked, serialised when chained, with the callers waiting for it.
@@ -105,6 +107,7 @@ impl Worker {
                 lost: Lost::default(),
                 spare: Vec::new(),
                 faults: FaultLog::default(),
+                metrics: self.metrics.clone(),
             },
             linker: Linker {
                 hasher,
@@ -115,6 +118,8 @@ impl Worker {
                 retry: self.retry,
                 counters: self.counters,
                 faults: FaultLog::default(),
+                metrics: self.metrics,
+                last_seq: None,
             },
         };
         // Work an earlier run left (a spool) goes first, whether or not traffic comes.
@@ -125,6 +130,22 @@ impl Worker {
             stages.run_in_turn().await
         }
     }
+}
+
+/// Publishes the pipeline's counters as metrics, after each batch.
+fn publish(sealer: &mut Sealer, writer: &Writer, queue_depth: usize) {
+    let c = &writer.counters;
+    sealer.metrics.publish(&Snapshot {
+        recorded: c.recorded.load(Ordering::Relaxed),
+        written: c.written.load(Ordering::Relaxed),
+        dropped: c.dropped.load(Ordering::Relaxed),
+        failed_entries: c.failed_entries.load(Ordering::Relaxed),
+        failed_batches: c.failed_batches.load(Ordering::Relaxed),
+        retries: c.retries.load(Ordering::Relaxed),
+        spooled: c.spooled.load(Ordering::Relaxed),
+        queue_depth,
+        chain_seq: writer.last_seq,
+    });
 }
 
 /// Every stage of the writer.
@@ -181,6 +202,7 @@ impl Stages {
                 tokio::join!(write, link, intake.next(sealer, waiting_work));
             if let Some(committed) = committed {
                 sealer.account(committed);
+                publish(sealer, writer, intake.rx.len());
             }
             linked = now_linked;
             match next {
@@ -201,6 +223,7 @@ impl Stages {
         let committed = self.writer.commit(batch).await;
         let result = committed.result.clone();
         self.sealer.account(committed);
+        publish(&mut self.sealer, &self.writer, self.intake.rx.len());
         result
     }
 

@@ -21,6 +21,7 @@ pub(super) struct Sealer {
     pub lost: Lost,
     pub spare: Vec<Prepared>,
     pub faults: FaultLog,
+    pub metrics: crate::metrics::PipelineMetrics,
 }
 
 impl Sealer {
@@ -41,6 +42,8 @@ impl Sealer {
         durable: bool,
     ) -> Prepared {
         let mut batch = self.spare.pop().unwrap_or_default();
+        // Counted before pseudonyms and bounds: labels come from names the code chose.
+        self.metrics.observe(&entries);
         if self.redaction.pseudonymizes_users() {
             for entry in entries.iter_mut() {
                 if let std::borrow::Cow::Owned(pseudonym) = self.redaction.user(&entry.user) {
@@ -141,6 +144,7 @@ pub(super) mod tests {
             lost: Lost::default(),
             spare: Vec::new(),
             faults: FaultLog::default(),
+            metrics: crate::metrics::PipelineMetrics::new(false),
         }
     }
 

@@ -22,6 +22,9 @@ pub(super) struct Writer {
     pub retry: RetryPolicy,
     pub counters: Arc<Counters>,
     pub faults: FaultLog,
+    pub metrics: crate::metrics::PipelineMetrics,
+    /// The chain's sequence number of the last entry written, for the metrics.
+    pub last_seq: Option<u64>,
 }
 
 impl Writer {
@@ -63,8 +66,12 @@ impl Writer {
             Err(e) => Err(Arc::new(e)),
             Ok(()) if batch.entries.is_empty() && !batch.durable => Ok(()),
             Ok(()) => {
-                self.write_with_retry(&batch.entries, lines, batch.durable)
-                    .await
+                let started = std::time::Instant::now();
+                let written = self
+                    .write_with_retry(&batch.entries, lines, batch.durable)
+                    .await;
+                self.metrics.batch_written(started.elapsed().as_secs_f64());
+                written
             }
         };
         let mut lost = None;
@@ -91,6 +98,10 @@ impl Writer {
                     .into_iter()
                     .collect(),
             });
+        }
+        if result.is_ok() {
+            let last = batch.entries.last().and_then(|e| e.chain.as_ref());
+            self.last_seq = last.map(|chain| chain.seq).or(self.last_seq);
         }
         // Counted before the callers hear: `stats()` right after an answer includes it.
         answer(&mut batch.acks, &result);

@@ -13,12 +13,18 @@
 //!
 //! The sinks come from `AUDIT_SINK` (default here: `jsonl:./audit_logs,stdout:pretty`), so the
 //! same program writes elsewhere per environment without a code change.
+//!
+//! `POST /api/v1/trips` books a trip as a saga of audited operations (`trips.rs`), and
+//! `GET /metrics` serves the audit metrics in Prometheus' format (`metrics.rs`; not audited).
+
+mod metrics;
+mod trips;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use audit_core::{audited, EnvConfig};
+use audit_core::{audited, Auditor, EnvConfig};
 use audit_tower::{AuditCall, AuditLayer, AuditLevel, Rule};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -32,9 +38,16 @@ use serde_json::json;
 
 const DEFAULT_SINKS: &str = "jsonl:./audit_logs,stdout:pretty";
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct AppState {
     sows: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+    auditor: Auditor,
+}
+
+impl axum::extract::FromRef<AppState> for Auditor {
+    fn from_ref(state: &AppState) -> Auditor {
+        state.auditor.clone()
+    }
 }
 
 #[tokio::main]
@@ -68,6 +81,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for sink in &config.sinks {
         println!("audit log -> {sink}");
     }
+    let metrics = metrics::install()?;
     let auditor = config.build()?;
 
     let app = Router::new()
@@ -80,10 +94,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/panic", get(panics))
+        .route("/api/v1/trips", post(trips::book_trip))
         .route("/health", get(|| async { "ok" }))
-        .with_state(AppState::default())
-        // One line audits every route; health checks are left out.
-        .layer(AuditLayer::new(auditor.clone()).rule(Rule::prefix("/health", AuditLevel::None)));
+        .route("/metrics", get(move || metrics::render(metrics.clone())))
+        .with_state(AppState {
+            sows: Arc::default(),
+            auditor: auditor.clone(),
+        })
+        // One line audits every route; health checks and scrapes are left out.
+        .layer(
+            AuditLayer::new(auditor.clone())
+                .rule(Rule::prefix("/health", AuditLevel::None))
+                .rule(Rule::prefix("/metrics", AuditLevel::None)),
+        );
 
     let port: u16 = std::env::var("PORT")
         .ok()
