@@ -254,6 +254,53 @@ impl Call {
         }
     }
 
+    /// Sets the tenant acted for (`tenant = expr`).
+    pub fn tenant(&mut self, tenant: &dyn std::fmt::Display) {
+        let tenant = tenant.to_string();
+        match &mut self.mode {
+            // Also in the context: nested audited calls act for the same tenant.
+            Mode::Own { context, .. } | Mode::Request(context) => {
+                context.update(|details| details.tenant = Some(tenant))
+            }
+            Mode::Off => {}
+        }
+    }
+
+    /// Adds a tag (`tags("…")`).
+    pub fn tag(&mut self, tag: &str) {
+        match &mut self.mode {
+            Mode::Own { context, .. } | Mode::Request(context) => context.update(|details| {
+                if !details.tags.iter().any(|t| t == tag) {
+                    details.tags.push(tag.to_owned());
+                }
+            }),
+            Mode::Off => {}
+        }
+    }
+
+    /// Records a `started` entry now (`started`), making the call an operation whose last entry
+    /// says how it finished; only for a call's own entry (a request has the layer's
+    /// `received` entry for that).
+    pub fn started(&mut self) {
+        let (Mode::Own { entry, context }, Some(auditor)) = (&mut self.mode, global_auditor())
+        else {
+            return;
+        };
+        let info = crate::entry::OperationInfo::new(uuid::Uuid::now_v7(), crate::entry::STARTED);
+        let mut start = AuditEntry::started_at(entry.endpoint.clone(), entry.timestamp);
+        start.operation = Some(info.clone());
+        start.outcome = Outcome::Pending;
+        start.request = entry.request.clone();
+        start.correlation_id.clone_from(&entry.correlation_id);
+        start.fields = entry.fields.clone();
+        context.details().apply_to(&mut start, true);
+        entry.operation = Some(crate::entry::OperationInfo {
+            stage: crate::entry::FINISHED.to_owned(),
+            ..info
+        });
+        auditor.record_detached(start);
+    }
+
     /// Completes the call with its recorded return value (`None` when not recorded) and error.
     #[inline]
     pub fn finish(self, response: Option<Value>, error: Option<String>) {

@@ -21,6 +21,10 @@ pub struct CallDetails {
     pub user: Option<String>,
     /// An error message.
     pub error: Option<String>,
+    /// The tenant acted for.
+    pub tenant: Option<String>,
+    /// Tags to add to the entry.
+    pub tags: Vec<String>,
     /// Custom fields.
     pub fields: Map<String, Value>,
     /// The id of the entry an `#[audited]` call records for itself (for nested calls' `parent_id`).
@@ -45,6 +49,14 @@ impl CallDetails {
         }
         if let Some(correlation_id) = self.correlation_id {
             entry.correlation_id = Some(correlation_id);
+        }
+        if let Some(tenant) = self.tenant {
+            entry.tenant = Some(tenant);
+        }
+        for tag in self.tags {
+            if !entry.tags.contains(&tag) {
+                entry.tags.push(tag);
+            }
         }
         if self.error.is_some() && !(keep_error && entry.error.is_some()) {
             entry.error = self.error;
@@ -189,6 +201,22 @@ pub fn add_field(key: impl Into<String>, value: impl Into<Value>) {
 pub fn set_user(user: impl Into<String>) {
     let user = user.into();
     with_current(|details| details.user = Some(user));
+}
+
+/// Sets the tenant (customer, company, workspace) the current call acts for.
+pub fn set_tenant(tenant: impl Into<String>) {
+    let tenant = tenant.into();
+    with_current(|details| details.tenant = Some(tenant));
+}
+
+/// Adds a tag to the current call's entry (a repeat is ignored).
+pub fn add_tag(tag: impl Into<String>) {
+    let tag = tag.into();
+    with_current(|details| {
+        if !details.tags.contains(&tag) {
+            details.tags.push(tag);
+        }
+    });
 }
 
 /// Records an error message for the current call.

@@ -191,6 +191,12 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         .user
         .as_ref()
         .map(|user| quote_spanned!(user.span()=> __audit_call.user(&(#user));));
+    let tenant = args
+        .tenant
+        .as_ref()
+        .map(|tenant| quote_spanned!(tenant.span()=> __audit_call.tenant(&(#tenant));));
+    let tags = args.tags.iter().map(|tag| quote!(__audit_call.tag(#tag);));
+    let started = args.started.map(|_| quote!(__audit_call.started();));
 
     // `ret(Debug)` / `err(Debug)` choose the text, as in `#[tracing::instrument]`; the value
     // and the error are recorded either way (`level = "request"` leaves the value out).
@@ -283,6 +289,9 @@ pub(crate) fn expand(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         if __audit_call.is_active() {
             #(#fields)*
             #user
+            #tenant
+            #(#tags)*
+            #started
         }
         #run
         match __audit_result {

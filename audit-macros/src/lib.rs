@@ -30,6 +30,10 @@ mod parse;
 ///   is added to the function. Generic parameters are recorded as `"<unrecorded: T>"`.
 /// - Options: a name string or `name = "…"` (default: the function's name); `skip(a, b)`;
 ///   `skip_all`; `fields(key = value, key = %display, key = ?debug)`; `user = expr` (`Display`);
+///   `tenant = expr` (`Display`) and `tags("billing", …)` (the entry's `tenant` and `tags`);
+///   `started` (also write a `started` entry when the call begins, so that a call that never
+///   ends, a crash or a hang, still leaves a trace: the two entries share an `operation.id`,
+///   the last one has stage `finished`; see `audit_core::operation`);
 ///   `level = "metadata" | "request" | "request_response"` (default `request_response`);
 ///   as in `#[tracing::instrument]`, `ret` / `ret(Debug)` / `ret(Display)` (how the returned
 ///   value is written; recorded by default, as JSON) and `err` / `err(Debug)` / `err(Display)`

@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token};
 
 const ACCEPTED: &str = "expected a name (\"sow_create\"), `name = \"…\"`, `skip(arg, …)`, `skip_all`, \
-`fields(key = value, …)`, `user = expr`, `level = \"metadata\" | \"request\" | \"request_response\"`, `ret`, `ret(Debug)`, `err` or `err(Debug)`";
+`fields(key = value, …)`, `user = expr`, `tenant = expr`, `tags(\"…\", …)`, `started`, `level = \"metadata\" | \"request\" | \"request_response\"`, `ret`, `ret(Debug)`, `err` or `err(Debug)`";
 
 /// How a custom field's value is recorded.
 pub(crate) enum FieldKind {
@@ -50,6 +50,9 @@ pub(crate) struct Args {
     pub skip_all: Option<Span>,
     pub fields: Vec<Field>,
     pub user: Option<Expr>,
+    pub tenant: Option<Expr>,
+    pub tags: Vec<LitStr>,
+    pub started: Option<Span>,
     pub level: Option<Level>,
     pub ret: Option<(Span, FormatMode)>,
     pub err: Option<(Span, FormatMode)>,
@@ -135,6 +138,28 @@ impl Parse for Args {
                         }
                         input.parse::<Token![=]>()?;
                         args.user = Some(input.parse()?);
+                    }
+                    "tenant" => {
+                        if args.tenant.is_some() {
+                            return Err(duplicate(span, "tenant"));
+                        }
+                        input.parse::<Token![=]>()?;
+                        args.tenant = Some(input.parse()?);
+                    }
+                    "tags" => {
+                        if !args.tags.is_empty() {
+                            return Err(duplicate(span, "tags"));
+                        }
+                        let content;
+                        syn::parenthesized!(content in input);
+                        let tags = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
+                        args.tags.extend(tags);
+                    }
+                    "started" => {
+                        if args.started.is_some() {
+                            return Err(duplicate(span, "started"));
+                        }
+                        args.started = Some(span);
                     }
                     "level" => {
                         if args.level.is_some() {

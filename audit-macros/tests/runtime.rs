@@ -382,3 +382,62 @@ fn destructured_arguments_are_recorded_by_the_names_they_bind() {
     let entry = entries("destructured", 1).remove(0);
     assert_eq!(entry.request, Some(json!({"x": 3, "y": 4, "label": "tag"})));
 }
+
+#[audited("tenant_export", tenant = format!("org-{org}"), tags("export", "nightly"), started)]
+fn tenant_export(org: u32, rows: usize) -> Result<usize, PaymentError> {
+    if rows == 0 {
+        return Err(PaymentError("nothing to export"));
+    }
+    Ok(rows)
+}
+
+#[audited("tagged_only", tags("billing"))]
+fn tagged_only() -> u8 {
+    1
+}
+
+#[test]
+fn tenant_tags_and_a_started_entry_make_the_call_an_operation() {
+    sink();
+    assert_eq!(tenant_export(7, 12).ok(), Some(12));
+    let export = entries("tenant_export", 2);
+    let stages: Vec<(&str, Outcome)> = export
+        .iter()
+        .map(|e| {
+            (
+                e.operation.as_ref().map_or("", |o| o.stage.as_str()),
+                e.outcome,
+            )
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            ("started", Outcome::Pending),
+            ("finished", Outcome::Success)
+        ]
+    );
+    let ids: Vec<_> = export
+        .iter()
+        .map(|e| e.operation.as_ref().map(|o| o.id))
+        .collect();
+    assert_eq!(ids[0], ids[1], "one operation");
+    assert_ne!(export[0].id, export[1].id, "two entries");
+    for entry in &export {
+        assert_eq!(entry.tenant.as_deref(), Some("org-7"));
+        assert_eq!(entry.tags, ["export", "nightly"]);
+    }
+    // The arguments on the start; the result on the end.
+    assert_eq!(
+        export[0].request.as_ref().map(|r| &r["rows"]),
+        Some(&json!(12))
+    );
+    assert_eq!(export[1].response_summary, Some(json!({"value": 12})));
+
+    // Without `started`: one entry, no operation, with its tags.
+    assert_eq!(tagged_only(), 1);
+    let plain = entries("tagged_only", 1);
+    assert_eq!(plain[0].operation, None);
+    assert_eq!(plain[0].tags, ["billing"]);
+    assert_eq!(plain[0].tenant, None);
+}

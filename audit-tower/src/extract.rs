@@ -55,6 +55,26 @@ impl AuditCall {
         }
     }
 
+    /// Sets the tenant (customer, company, workspace) the request acts for.
+    pub fn tenant(&self, tenant: impl Into<String>) {
+        if let Some(call) = &self.0 {
+            let tenant = tenant.into();
+            call.update(|details| details.tenant = Some(tenant));
+        }
+    }
+
+    /// Adds a tag to the request's entry (a repeat is ignored).
+    pub fn tag(&self, tag: impl Into<String>) {
+        if let Some(call) = &self.0 {
+            let tag = tag.into();
+            call.update(|details| {
+                if !details.tags.contains(&tag) {
+                    details.tags.push(tag);
+                }
+            });
+        }
+    }
+
     /// Records an error message.
     pub fn error(&self, error: impl Into<String>) {
         if let Some(call) = &self.0 {

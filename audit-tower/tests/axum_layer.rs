@@ -59,7 +59,10 @@ fn setup(layer: impl FnOnce(AuditLayer) -> AuditLayer) -> (Router, MemorySink, A
             get(|audit: AuditCall| async move {
                 audit.field("cost_usd", 0.5);
                 audit.user("alice");
+                audit.tenant("acme");
+                audit.tag("beta");
                 audit_core::context::add_field("via_task_local", true);
+                audit_core::context::add_tag("via_task_local");
                 "ok"
             }),
         )
@@ -264,6 +267,65 @@ async fn handlers_enrich_their_own_entry() {
     assert_eq!(entry.user, "alice");
     assert_eq!(entry.fields["cost_usd"], 0.5);
     assert_eq!(entry.fields["via_task_local"], true);
+    assert_eq!(entry.tenant.as_deref(), Some("acme"));
+    assert_eq!(entry.tags, ["beta", "via_task_local"]);
+}
+
+#[tokio::test]
+async fn a_received_entry_is_written_when_the_request_arrives_if_asked() {
+    let (app, sink, _auditor) = setup(|layer| layer.record_received(true));
+    let gate = sink.clone();
+    let response = app
+        .oneshot(
+            Request::post("/api/v1/sow/create")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"client_id":"CLIENT-001"}"#))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    // Written before the response: the handler has run, the body is not read yet.
+    for _ in 0..500 {
+        if !gate.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(
+        gate.len(),
+        1,
+        "the received entry, before the response is complete"
+    );
+    let _ = response.into_body().collect().await.unwrap();
+    let both = entries(&sink, 2).await;
+    let received = &both[0];
+    let finished = &both[1];
+    let (Some(arrived), Some(done)) = (&received.operation, &finished.operation) else {
+        panic!("both entries belong to one operation: {both:#?}");
+    };
+    assert_eq!(arrived.id, done.id);
+    assert_eq!(
+        (arrived.stage.as_str(), received.outcome),
+        ("received", Outcome::Pending)
+    );
+    assert_eq!(
+        (done.stage.as_str(), finished.outcome),
+        ("finished", Outcome::Success)
+    );
+    assert_eq!(received.status_code, None);
+    assert_eq!(received.method.as_deref(), Some("POST"));
+    assert_eq!(received.correlation_id, finished.correlation_id);
+    assert_ne!(received.id, finished.id);
+    assert_eq!(finished.status_code, Some(200));
+
+    // Off by default: one entry, no operation.
+    let (app, sink, _auditor) = setup(|layer| layer);
+    let response = app
+        .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let _ = response.into_body().collect().await.unwrap();
+    assert_eq!(entries(&sink, 1).await[0].operation, None);
 }
 
 #[tokio::test]

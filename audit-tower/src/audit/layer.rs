@@ -50,6 +50,8 @@ pub(crate) struct Config {
     pub client_addr_header: Option<HeaderName>,
     pub user_from: Option<Arc<UserFn>>,
     pub catch_panics: bool,
+    /// Whether a `received` entry is written when a request arrives.
+    pub received: bool,
 }
 
 impl std::fmt::Debug for AuditLayer {
@@ -63,6 +65,7 @@ impl std::fmt::Debug for AuditLayer {
             .field("client_addr_header", &c.client_addr_header)
             .field("user_from", &c.user_from.is_some())
             .field("catch_panics", &c.catch_panics)
+            .field("record_received", &c.received)
             .finish()
     }
 }
@@ -82,6 +85,7 @@ impl AuditLayer {
                 client_addr_header: None,
                 user_from: None,
                 catch_panics: true,
+                received: false,
             }),
         }
     }
@@ -157,6 +161,16 @@ impl AuditLayer {
     #[must_use]
     pub fn catch_panics(mut self, catch: bool) -> Self {
         self.config_mut().catch_panics = catch;
+        self
+    }
+
+    /// Also writes a `received` entry when a request arrives, before the handler runs
+    /// (Kubernetes' `RequestReceived` stage; default off): a request that never completes (a
+    /// crash, a hang, a kill) still leaves a trace. The two entries share an `operation.id`;
+    /// the request's own entry, written when the response is complete, has stage `finished`.
+    #[must_use]
+    pub fn record_received(mut self, record: bool) -> Self {
+        self.config_mut().received = record;
         self
     }
 

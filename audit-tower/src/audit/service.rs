@@ -5,7 +5,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use audit_core::context::CallContext;
-use audit_core::{AuditEntry, Timestamp};
+use audit_core::operation::{OperationInfo, FINISHED, RECEIVED};
+use audit_core::{AuditEntry, Outcome, Timestamp};
 use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
@@ -110,6 +111,9 @@ where
                 None => None,
             },
         };
+        if config.received {
+            record_received(&mut entry, request_user.as_deref(), config);
+        }
         // `#[audited]` calls nested in the handler link their own entries to this one.
         context.update(|details| {
             details.entry_id = Some(entry.id);
@@ -155,6 +159,21 @@ where
             config.catch_panics,
         )
     }
+}
+
+/// Writes the `received` entry of a request that just arrived, and makes `entry` the
+/// `finished` stage of the same operation.
+fn record_received(entry: &mut AuditEntry, user: Option<&str>, config: &Config) {
+    let id = uuid::Uuid::now_v7();
+    let mut received = entry.clone();
+    received.id = uuid::Uuid::now_v7();
+    received.outcome = Outcome::Pending;
+    received.operation = Some(OperationInfo::new(id, RECEIVED));
+    if let Some(user) = user {
+        received.user = user.to_owned();
+    }
+    entry.operation = Some(OperationInfo::new(id, FINISHED));
+    config.auditor.record_detached(received);
 }
 
 /// The route template axum matched, when axum routed the request; `None` for a fallback,

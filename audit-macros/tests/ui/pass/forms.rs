@@ -108,6 +108,11 @@ impl Tool for Echo {
     }
 }
 
+#[audited("tenant_job", tenant = org, tags("billing", "nightly"), started)]
+async fn tenant_job(org: &str) -> Result<u32, String> {
+    Ok(org.len() as u32)
+}
+
 fn main() {
     let _ = plain(Order { id: 1 }, 2);
     let _ = asynchronous(&Order { id: 1 });
@@ -123,4 +128,5 @@ fn main() {
     let _ = account.credit(1);
     let _ = account.close();
     let _ = Echo.run(String::new());
+    let _ = tenant_job("acme");
 }
