@@ -91,7 +91,7 @@ fn write_tree(
             .unwrap_or(0.0)
             * 1000.0;
         let mut line = format!(
-            "{indent}  {}  {:<16} {:<12} {:>10.1} ms",
+            "{indent}  {}  {:<18} {:<12} {:>10.1} ms",
             text(field("timestamp")),
             display(stage(entry).unwrap_or("-")),
             text(field("outcome")),
