@@ -9,6 +9,8 @@ use crate::summary::Scrubber;
 
 #[cfg(feature = "jsonl")]
 pub use crate::sink::jsonl::JsonlSpec;
+#[cfg(feature = "nats")]
+pub use crate::sink::nats::NatsSpec;
 #[cfg(feature = "postgres")]
 pub use crate::sink::postgres::PostgresSpec;
 
@@ -17,7 +19,8 @@ pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
 
 const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR`, \
 `jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N` or \
-`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&audit_partition=day|month&audit_retention_days=N&sslmode=require&audit_tls_ca=PEM&audit_tls_provider=rustls|native` (feature `postgres`)";
+`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&audit_partition=day|month&audit_retention_days=N&sslmode=require&audit_tls_ca=PEM&audit_tls_provider=rustls|native` (feature `postgres`) or \
+`nats://host:4222?stream=AUDIT&subject=audit.{service}&servers=h2:4222;h3:4222&replicas=N&creds=FILE&spool=DIR` (feature `nats`)";
 
 /// One sink named in `AUDIT_SINK`.
 ///
@@ -40,6 +43,9 @@ pub enum SinkSpec {
     /// `audit_table` and `audit_spool` taken out of the URL's query.
     #[cfg(feature = "postgres")]
     Postgres(PostgresSpec),
+    /// `nats://…`: a JetStream stream (see [`NatsSpec`] for the options).
+    #[cfg(feature = "nats")]
+    Nats(NatsSpec),
 }
 
 fn invalid(
@@ -100,6 +106,14 @@ impl SinkSpec {
                 "the `postgres` feature of audit-core is not enabled".into(),
             ));
         }
+        if spec.starts_with("nats://") {
+            #[cfg(feature = "nats")]
+            return NatsSpec::parse(spec).map(SinkSpec::Nats).map_err(fail);
+            #[cfg(not(feature = "nats"))]
+            return Err(fail(
+                "the `nats` feature of audit-core is not enabled".into(),
+            ));
+        }
         let scheme = spec.split(':').next().unwrap_or(spec);
         Err(fail(format!("unknown sink `{scheme}`")))
     }
@@ -125,6 +139,17 @@ impl SinkSpec {
                 let builder = spec.builder().map_err(failed)?;
                 Ok(Box::new(builder.open().map_err(failed)?))
             }
+            #[cfg(feature = "nats")]
+            SinkSpec::Nats(spec) => {
+                let failed = |source| ConfigError::Sink {
+                    spec: spec.describe_servers(),
+                    source,
+                };
+                let builder = spec
+                    .builder()
+                    .map_err(|e| failed(crate::SinkError::Invalid(e)))?;
+                Ok(Box::new(builder.open().map_err(failed)?))
+            }
         }
     }
 }
@@ -144,6 +169,13 @@ impl std::fmt::Display for SinkSpec {
                 crate::redact::url_without_password(&spec.url),
                 spec.schema.as_deref().unwrap_or("public"),
                 spec.table.as_deref().unwrap_or("audit_log")
+            ),
+            #[cfg(feature = "nats")]
+            SinkSpec::Nats(spec) => write!(
+                f,
+                "NATS JetStream {} (stream {})",
+                spec.describe_servers(),
+                spec.stream_name()
             ),
         }
     }

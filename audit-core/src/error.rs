@@ -46,11 +46,21 @@ pub enum SinkError {
         /// The server's or the driver's explanation.
         detail: String,
     },
+    /// The message broker (NATS JetStream) refused or failed an operation.
+    #[error("NATS could not {action} {target}: {detail}")]
+    Broker {
+        /// What was being done (`connect to`, `create the stream`, `publish to`, …).
+        action: &'static str,
+        /// The server(s) and stream.
+        target: String,
+        /// The server's or the client's explanation.
+        detail: String,
+    },
     /// TLS could not be set up, or was asked for in a build without it.
     #[error("TLS to the audit database: {0}")]
     Tls(String),
     /// The local spool reached its bound while the database was away.
-    #[error("the PostgreSQL spool {} is full ({used} of {max} bytes): the database has been unreachable too long; restore it or raise the spool bound", dir.display())]
+    #[error("the audit spool {} is full ({used} of {max} bytes): its destination (database, broker) has been unreachable too long; restore it or raise the spool bound", dir.display())]
     SpoolFull {
         /// The spool directory.
         dir: PathBuf,

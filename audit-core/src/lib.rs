@@ -83,6 +83,8 @@ pub use redact::{
 };
 #[cfg(feature = "jsonl")]
 pub use sink::jsonl;
+#[cfg(feature = "nats")]
+pub use sink::nats;
 #[cfg(feature = "postgres")]
 pub use sink::postgres;
 pub use sink::{

@@ -3,14 +3,16 @@
 #![cfg(feature = "postgres")]
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audit_core::postgres::{entry_from_row, PostgresSink};
 use audit_core::{AuditEntry, Auditor, Outcome, Sink};
 use serde_json::json;
 use tokio_postgres::{Client, NoTls};
+
+#[path = "common/proxy.rs"]
+mod proxy;
+use proxy::Proxy;
 
 fn database_url() -> String {
     std::env::var("AUDIT_TEST_DATABASE_URL")
@@ -298,53 +300,6 @@ async fn sixteen_tasks_write_100_000_entries_exactly_once() {
     assert_eq!(schema.count(&client).await, (100_000, 100_000));
     assert_eq!(auditor.stats().failed_entries, 0);
     schema.drop(&client).await;
-}
-
-/// A TCP proxy to PostgreSQL that can cut every connection and refuse new ones.
-struct Proxy {
-    addr: std::net::SocketAddr,
-    up: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let (up2, links2) = (up.clone(), links.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                if !up2.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let link = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                links2.lock().unwrap().push(link);
-            }
-        });
-        Proxy { addr, up, links }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,12 @@ mod compose;
 #[cfg(feature = "jsonl")]
 pub mod jsonl;
 mod memory;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "nats"))]
+mod spool;
 mod stdout;
 
 pub use compose::{Fallback, Fanout};

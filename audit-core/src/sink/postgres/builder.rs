@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use super::connection::INITIAL_BACKOFF;
 use super::partitions::Partitioning;
 use super::schema::{qualified, valid_identifier};
-use super::spool::Spool;
 use super::tls::{self, TlsOptions, TlsProvider};
 use super::{PostgresSink, PostgresStats};
 use crate::error::SinkError;
 use crate::redact::url_without_password;
+use crate::sink::spool::Spool;
 
 /// Configures a [`PostgresSink`]; made by [`PostgresSink::builder`].
 #[derive(Debug, Clone)]

@@ -26,9 +26,9 @@ mod reader;
 mod row;
 mod schema;
 mod spec;
-mod spool;
 mod tls;
 
+use crate::sink::spool::Spool;
 pub use builder::PostgresSinkBuilder;
 use connection::describe;
 #[doc(hidden)]
@@ -41,7 +41,6 @@ pub use row::{entry_from_row, RowValues};
 #[doc(hidden)]
 pub use schema::column_names;
 pub use spec::PostgresSpec;
-use spool::Spool;
 use tls::Tls;
 pub use tls::TlsProvider;
 

@@ -1,4 +1,5 @@
-//! The local spool: batches that could not reach PostgreSQL, kept as JSONL files until they can.
+//! The local spool: batches that could not reach their destination (PostgreSQL, NATS), kept
+//! as JSONL files until they can.
 
 use std::fs;
 use std::io::Write;

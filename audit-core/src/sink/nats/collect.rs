@@ -1,0 +1,479 @@
+//! Collecting: a durable pull consumer on the stream hands batches to any sink, and acks them
+//! only once the sink stored them durably. Collectors sharing the consumer share the work; a
+//! message not acked (a crash between the write and the ack) comes again, and the PostgreSQL
+//! sink's dedup by id stores it once. As it goes, each chain's continuity is checked, and a
+//! gap is written into the sink as an [`GAP_ENDPOINT`] entry.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, AckKind};
+use futures_util::StreamExt as _;
+use uuid::Uuid;
+
+use super::NatsSpec;
+use crate::entry::{AuditEntry, Outcome, Timestamp};
+use crate::error::SinkError;
+use crate::sink::Sink;
+
+/// The endpoint of the entries a collector writes about a gap it saw in a chain.
+pub const GAP_ENDPOINT: &str = "audit.gap";
+
+/// What a collector did, shared: read it while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct CollectStats {
+    inner: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    collected: AtomicU64,
+    batches: AtomicU64,
+    gaps: AtomicU64,
+    malformed: AtomicU64,
+    failed_writes: AtomicU64,
+}
+
+impl CollectStats {
+    /// Entries written to the sink and acked.
+    pub fn collected(&self) -> u64 {
+        self.inner.collected.load(Ordering::Relaxed)
+    }
+
+    /// Batches written.
+    pub fn batches(&self) -> u64 {
+        self.inner.batches.load(Ordering::Relaxed)
+    }
+
+    /// Gaps seen in chains (each reported as a [`GAP_ENDPOINT`] entry).
+    pub fn gaps(&self) -> u64 {
+        self.inner.gaps.load(Ordering::Relaxed)
+    }
+
+    /// Messages that were not entries (terminated, never redelivered).
+    pub fn malformed(&self) -> u64 {
+        self.inner.malformed.load(Ordering::Relaxed)
+    }
+
+    /// Batches the sink failed (left unacked, to come again).
+    pub fn failed_writes(&self) -> u64 {
+        self.inner.failed_writes.load(Ordering::Relaxed)
+    }
+}
+
+/// Configures a [`Collector`]; made by [`Collector::builder`].
+#[derive(Debug, Clone)]
+pub struct CollectorBuilder {
+    spec: NatsSpec,
+    batch: usize,
+    max_wait: Duration,
+    ack_wait: Duration,
+}
+
+impl CollectorBuilder {
+    /// The most messages written to the sink at once (default 1,000).
+    #[must_use]
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// How long a fetch waits for a batch to fill (default 500 ms).
+    #[must_use]
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// How long the server waits for an ack before delivering a message again, to this or
+    /// another collector (default 30 s; set when the consumer is created).
+    #[must_use]
+    pub fn ack_wait(mut self, wait: Duration) -> Self {
+        self.ack_wait = wait;
+        self
+    }
+
+    /// Connects, creates the durable consumer if missing, and collects into `sink`.
+    pub async fn connect(self, sink: impl Sink) -> Result<Collector, SinkError> {
+        let target = format!(
+            "{} stream {} consumer {}",
+            self.spec.describe_servers(),
+            self.spec.stream_name(),
+            self.spec.consumer_name()
+        );
+        let failed = |action: &'static str, detail: String| SinkError::Broker {
+            action,
+            target: target.clone(),
+            detail,
+        };
+        let builder = self
+            .spec
+            .builder()
+            .map_err(|e| failed("configure a collector for", e))?;
+        let client = builder
+            .connection
+            .connect()
+            .await
+            .map_err(|e| failed("connect to", e))?;
+        let context = jetstream::new(client.clone());
+        let stream = context
+            .get_stream(self.spec.stream_name())
+            .await
+            .map_err(|e| failed("find the stream of", e.to_string()))?;
+        let name = self.spec.consumer_name().to_owned();
+        let consumer = stream
+            .get_or_create_consumer(
+                &name,
+                pull::Config {
+                    durable_name: Some(name.clone()),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.ack_wait,
+                    max_ack_pending: i64::try_from(self.batch * 8).unwrap_or(i64::MAX),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| failed("create the durable consumer on", e.to_string()))?;
+        Ok(Collector {
+            client,
+            consumer,
+            sink: Box::new(sink),
+            batch: self.batch,
+            max_wait: self.max_wait,
+            stats: CollectStats::default(),
+            watch: GapWatch::default(),
+            stream: self.spec.stream_name().to_owned(),
+            consumer_name: name,
+            target,
+        })
+    }
+}
+
+/// Moves entries from a JetStream stream into a sink; see the [module](self).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use audit_core::nats::{Collector, NatsSpec};
+/// use audit_core::SinkSpec;
+///
+/// let SinkSpec::Nats(source) = SinkSpec::parse("nats://127.0.0.1:4222?stream=AUDIT")? else { unreachable!() };
+/// let sink = SinkSpec::parse("postgres://postgres@127.0.0.1/test")?.open()?;
+/// let mut collector = Collector::builder(&source).connect(sink).await?;
+/// collector.run_until(tokio::signal::ctrl_c()).await?;
+/// collector.close().await?;
+/// # Ok(()) }
+/// ```
+pub struct Collector {
+    client: async_nats::Client,
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    sink: Box<dyn Sink>,
+    batch: usize,
+    max_wait: Duration,
+    stats: CollectStats,
+    watch: GapWatch,
+    stream: String,
+    consumer_name: String,
+    target: String,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("target", &self.target)
+            .field("sink", &self.sink.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collector {
+    /// A collector reading the stream and durable consumer `spec` names.
+    pub fn builder(spec: &NatsSpec) -> CollectorBuilder {
+        CollectorBuilder {
+            spec: spec.clone(),
+            batch: 1000,
+            max_wait: Duration::from_millis(500),
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> CollectStats {
+        self.stats.clone()
+    }
+
+    /// Messages waiting for this consumer (the lag), as the server last said.
+    pub async fn pending(&mut self) -> Result<u64, SinkError> {
+        let info = self.consumer.info().await.map_err(|e| SinkError::Broker {
+            action: "read the consumer of",
+            target: self.target.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(info.num_pending)
+    }
+
+    /// Collects until `stop` completes (SIGTERM, Ctrl-C): the batch in hand is written and
+    /// acked first. A failing sink is retried with a pause; its batch is not acked.
+    pub async fn run_until(
+        &mut self,
+        stop: impl Future<Output = impl Sized>,
+    ) -> Result<(), SinkError> {
+        let mut stop = std::pin::pin!(stop);
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let fetched = tokio::select! {
+                _ = &mut stop => return Ok(()),
+                fetched = self.fetch() => fetched,
+            };
+            match fetched {
+                Ok(messages) => match self.store(messages).await {
+                    Ok(_) => pause = Duration::from_millis(100),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the audit sink failed a collected batch; it comes again");
+                        pause = (pause * 2).min(Duration::from_secs(10));
+                        tokio::time::sleep(pause).await;
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "fetching from the audit stream failed; trying again");
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+
+    /// Fetches one batch (waiting at most the configured time), writes and acks it; returns
+    /// how many entries it stored.
+    pub async fn collect_once(&mut self) -> Result<usize, SinkError> {
+        let messages = self.fetch().await?;
+        self.store(messages).await
+    }
+
+    async fn fetch(&self) -> Result<Vec<jetstream::Message>, SinkError> {
+        let failed = |e: String| SinkError::Broker {
+            action: "fetch from",
+            target: self.target.clone(),
+            detail: e,
+        };
+        let mut batch = self
+            .consumer
+            .fetch()
+            .max_messages(self.batch)
+            .expires(self.max_wait)
+            .messages()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let mut messages = Vec::with_capacity(self.batch);
+        while let Some(message) = batch.next().await {
+            messages.push(message.map_err(|e| failed(e.to_string()))?);
+        }
+        Ok(messages)
+    }
+
+    /// Writes the entries of `messages` (and reports of gaps) durably, then acks them.
+    async fn store(&mut self, messages: Vec<jetstream::Message>) -> Result<usize, SinkError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let mut entries = Vec::with_capacity(messages.len());
+        let mut reports = Vec::new();
+        let mut keep = Vec::with_capacity(messages.len());
+        for message in messages {
+            let entry: AuditEntry = match serde_json::from_slice(&message.payload) {
+                Ok(entry) => entry,
+                Err(e) => {
+                    self.stats.inner.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(subject = %message.subject, error = %e, "a message on the audit stream is not an entry; terminated, never redelivered");
+                    let _ = message.ack_with(AckKind::Term).await;
+                    continue;
+                }
+            };
+            let stream_seq = message.info().map(|i| i.stream_sequence).ok();
+            if let Some(gap) = stream_seq.and_then(|seq| self.watch.observe(seq, &entry)) {
+                reports.push(gap.entry(&self.stream, &self.consumer_name));
+            }
+            entries.push(entry);
+            keep.push(message);
+        }
+        let stored = entries.len();
+        entries.extend(reports.iter().cloned());
+        let written = match self.sink.write(&entries).await {
+            Ok(()) => self.sink.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            self.stats
+                .inner
+                .failed_writes
+                .fetch_add(1, Ordering::Relaxed);
+            for message in &keep {
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                    .await;
+            }
+            // Seen again when redelivered: the watch must not call that a gap.
+            self.watch = GapWatch::default();
+            return Err(e);
+        }
+        for message in &keep {
+            // A lost ack means a redelivery, which the sink stores once (by id).
+            if let Err(e) = message.ack().await {
+                tracing::warn!(error = %e, "an ack did not go out; the message comes again");
+            }
+        }
+        let _ = self.client.flush().await;
+        for report in &reports {
+            tracing::error!(fields = ?report.fields, "a gap in an audit chain on the stream");
+        }
+        let counters = &self.stats.inner;
+        counters
+            .collected
+            .fetch_add(stored as u64, Ordering::Relaxed);
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+        counters
+            .gaps
+            .fetch_add(reports.len() as u64, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if !reports.is_empty() {
+            ::metrics::counter!("audit_collect_gaps_total").increment(reports.len() as u64);
+        }
+        Ok(stored)
+    }
+
+    /// Closes the sink (flushing it).
+    pub async fn close(mut self) -> Result<(), SinkError> {
+        self.sink.close().await
+    }
+}
+
+/// A break in a chain, as one collector saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Gap {
+    /// Sequence numbers that never came, between two that did.
+    Missing { chain: Uuid, first: u64, last: u64 },
+    /// An entry whose `prev` is not the hash of the one before it.
+    Broken { chain: Uuid, seq: u64 },
+}
+
+impl Gap {
+    fn entry(&self, stream: &str, consumer: &str) -> AuditEntry {
+        let mut entry = AuditEntry::system(GAP_ENDPOINT, Timestamp::now(), Outcome::Error);
+        let fields = &mut entry.fields;
+        fields.insert("stream".into(), stream.into());
+        fields.insert("consumer".into(), consumer.into());
+        match self {
+            Gap::Missing { chain, first, last } => {
+                fields.insert("chain_id".into(), chain.to_string().into());
+                fields.insert("first_seq".into(), (*first).into());
+                fields.insert("last_seq".into(), (*last).into());
+                fields.insert("count".into(), (last - first + 1).into());
+                entry.error = Some(format!(
+                    "entries {first} to {last} of chain {chain} are not on the stream"
+                ));
+            }
+            Gap::Broken { chain, seq } => {
+                fields.insert("chain_id".into(), chain.to_string().into());
+                fields.insert("seq".into(), (*seq).into());
+                entry.error = Some(format!(
+                    "entry {seq} of chain {chain} does not link to the entry before it"
+                ));
+            }
+        }
+        entry
+    }
+}
+
+/// Each chain's last entry seen, judged only over messages this collector saw back to back
+/// (consecutive stream sequence numbers): messages another collector took, or a redelivery,
+/// leave nothing to judge, and the watch starts again.
+#[derive(Debug, Default)]
+struct GapWatch {
+    last_stream_seq: Option<u64>,
+    chains: HashMap<Uuid, (u64, String)>,
+}
+
+impl GapWatch {
+    fn observe(&mut self, stream_seq: u64, entry: &AuditEntry) -> Option<Gap> {
+        let back_to_back = self
+            .last_stream_seq
+            .is_some_and(|last| stream_seq == last + 1);
+        if !back_to_back {
+            self.chains.clear();
+        }
+        self.last_stream_seq = Some(stream_seq);
+        let link = entry.chain.as_ref()?;
+        let before = self.chains.insert(link.id, (link.seq, link.hash.clone()));
+        let (seq, hash) = before?;
+        if link.seq == seq + 1 {
+            return (link.prev != hash).then_some(Gap::Broken {
+                chain: link.id,
+                seq: link.seq,
+            });
+        }
+        if link.seq > seq + 1 {
+            return Some(Gap::Missing {
+                chain: link.id,
+                first: seq + 1,
+                last: link.seq - 1,
+            });
+        }
+        // Not after the last one (a repeat, or another order): nothing to say.
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Chain;
+
+    fn linked(chain: Uuid, seq: u64, prev: &str, hash: &str) -> AuditEntry {
+        let mut entry = AuditEntry::new("x");
+        entry.chain = Some(Chain {
+            id: chain,
+            seq,
+            prev: prev.into(),
+            hash: hash.into(),
+        });
+        entry
+    }
+
+    #[test]
+    fn gaps_are_judged_only_over_messages_seen_back_to_back() {
+        let chain = Uuid::now_v7();
+        let mut watch = GapWatch::default();
+        assert_eq!(watch.observe(1, &linked(chain, 1, "0", "a")), None);
+        assert_eq!(watch.observe(2, &linked(chain, 2, "a", "b")), None);
+        // Seq 3 and 4 never came, though nothing was skipped on the stream.
+        assert_eq!(
+            watch.observe(3, &linked(chain, 5, "d", "e")),
+            Some(Gap::Missing {
+                chain,
+                first: 3,
+                last: 4
+            })
+        );
+        // A link to the wrong hash.
+        assert_eq!(
+            watch.observe(4, &linked(chain, 6, "zzz", "f")),
+            Some(Gap::Broken { chain, seq: 6 })
+        );
+        // Stream messages 5 to 9 went to another collector: no judgement.
+        assert_eq!(watch.observe(10, &linked(chain, 12, "k", "l")), None);
+        assert_eq!(watch.observe(11, &linked(chain, 13, "l", "m")), None);
+        // A repeat says nothing.
+        assert_eq!(watch.observe(12, &linked(chain, 13, "l", "m")), None);
+        let report = Gap::Missing {
+            chain,
+            first: 3,
+            last: 4,
+        }
+        .entry("AUDIT", "pg");
+        assert_eq!(report.endpoint, GAP_ENDPOINT);
+        assert_eq!(report.fields["count"], 2);
+        assert_eq!(report.user, crate::SYSTEM_USER);
+    }
+}
