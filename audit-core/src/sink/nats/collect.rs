@@ -162,7 +162,8 @@ impl CollectorBuilder {
 /// let SinkSpec::Nats(source) = SinkSpec::parse("nats://127.0.0.1:4222?stream=AUDIT")? else { unreachable!() };
 /// let sink = SinkSpec::parse("postgres://postgres@127.0.0.1/test")?.open()?;
 /// let mut collector = Collector::builder(&source).connect(sink).await?;
-/// collector.run_until(tokio::signal::ctrl_c()).await?;
+/// // Until SIGTERM or Ctrl-C in a real program; here, ten seconds.
+/// collector.run_until(tokio::time::sleep(std::time::Duration::from_secs(10))).await?;
 /// collector.close().await?;
 /// # Ok(()) }
 /// ```
