@@ -92,6 +92,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Moves entries from a NATS JetStream stream into a sink, acking each batch only after
+    /// the sink stored it (feature `nats`). Several collectors on one consumer share the work.
+    Collect {
+        /// The stream: nats://host:4222?stream=AUDIT&consumer=NAME (the sink's grammar).
+        source: PathBuf,
+        /// Where entries go: any AUDIT_SINK (postgres://…, jsonl:DIR).
+        #[arg(long)]
+        to: String,
+        /// The most entries written at once.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// How long a fetch waits for a batch to fill (500ms, 2s).
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        max_wait: std::time::Duration,
+        /// Stop once no entry came for this long (for batch runs; default: run until SIGTERM).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        idle_exit: Option<std::time::Duration>,
+        /// How long the server waits for a collector's ack before another gets the message
+        /// (set when the durable consumer is created).
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        ack_wait: std::time::Duration,
+    },
     /// The last entries as one human line each; with --follow, new ones as they are written.
     Tail {
         /// A JSONL file or a directory of them.

@@ -4,6 +4,7 @@
 //! audit query audit_logs --endpoint sow_create --where request.client_id=CLIENT-001 --since 1d
 //! audit stats audit_logs --by endpoint
 //! audit tail audit_logs --follow
+//! audit collect 'nats://127.0.0.1:4222?stream=AUDIT' --to postgres://auditor@db/app
 //! audit show audit_logs 0192f0c1-7b3a-7cc2-9d4e-5f6a7b8c9d0e
 //! audit operations audit_logs --retryable --tenant acme
 //! audit verify audit_logs --key-file checkpoint.key
@@ -32,6 +33,16 @@ mod source;
 mod stats;
 mod verify;
 
+#[cfg(feature = "nats")]
+fn collect(args: &commands::CollectArgs<'_>) -> Result<(), error::CliError> {
+    commands::collect::run(args)
+}
+
+#[cfg(not(feature = "nats"))]
+fn collect(_args: &commands::CollectArgs<'_>) -> Result<(), error::CliError> {
+    Err(error::CliError::Unsupported { feature: "nats" })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -51,6 +62,21 @@ fn main() -> ExitCode {
             lines,
             follow,
         } => commands::tail::run(source, *lines, *follow),
+        Command::Collect {
+            source,
+            to,
+            batch,
+            max_wait,
+            idle_exit,
+            ack_wait,
+        } => collect(&commands::CollectArgs {
+            source,
+            to,
+            batch: *batch,
+            max_wait: *max_wait,
+            idle_exit: *idle_exit,
+            ack_wait: *ack_wait,
+        }),
         Command::Show {
             source,
             operation_id,

@@ -39,8 +39,10 @@ impl NatsConnection {
         let mut options = async_nats::ConnectOptions::new()
             .connection_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(5)))
             // The sink spools while the servers are away and publishes again when they are
-            // back; the client's own reconnection keeps trying in the background.
+            // back; the client keeps trying in the background, from the first attempt on, and
+            // learns the cluster's other servers from the first it reaches.
             .max_reconnects(None)
+            .retry_on_initial_connect()
             .name("audited");
         if let Some(path) = &self.credentials_file {
             options = options
@@ -315,6 +317,8 @@ impl NatsSinkBuilder {
             spool,
             ack_timeout: self.ack_timeout,
             client: None,
+            stream_ready: false,
+            last_error: None,
             next_connect: Instant::now(),
             backoff: INITIAL_BACKOFF,
             stats: NatsStats::default(),

@@ -96,6 +96,9 @@ pub struct NatsSink {
     spool: Spool,
     ack_timeout: Duration,
     client: Option<(async_nats::Client, jetstream::Context)>,
+    /// Whether the stream was found or created on the server (checked once).
+    stream_ready: bool,
+    last_error: Option<String>,
     next_connect: Instant,
     backoff: Duration,
     stats: NatsStats,
@@ -109,7 +112,7 @@ impl std::fmt::Debug for NatsSink {
             .field("target", &self.target)
             .field("subject", &self.subject.as_str())
             .field("spool", &self.spool.dir())
-            .field("connected", &self.client.is_some())
+            .field("connected", &self.is_connected())
             .finish()
     }
 }
@@ -123,19 +126,28 @@ impl NatsSink {
     /// Connects now and makes sure the stream exists, instead of on the first write: fails
     /// fast when the servers are unreachable or the stream cannot be created.
     pub async fn connect(&mut self) -> Result<(), SinkError> {
-        if self.is_connected() {
-            return Ok(());
+        let deadline = Instant::now()
+            + self
+                .connection
+                .connect_timeout
+                .unwrap_or(Duration::from_secs(5));
+        loop {
+            if self.ensure_connected().await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(SinkError::Broker {
+                    action: "connect to",
+                    target: self.target.clone(),
+                    detail: self
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| "no server answered in time".into()),
+                });
+            }
+            self.next_connect = Instant::now();
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let connected = self
-            .try_connect()
-            .await
-            .map_err(|detail| SinkError::Broker {
-                action: "connect to",
-                target: self.target.clone(),
-                detail,
-            })?;
-        self.connected(connected);
-        Ok(())
     }
 
     fn is_connected(&self) -> bool {
@@ -144,41 +156,68 @@ impl NatsSink {
         })
     }
 
-    /// Whether the servers can take a batch now, connecting at most as often as the backoff
-    /// allows. A client that lost its server reconnects by itself; meanwhile batches spool.
+    /// Whether the servers can take a batch now. The client is made once and (re)connects by
+    /// itself in the background; the stream is checked once per connection, at most as often
+    /// as the backoff allows. Meanwhile batches spool.
     async fn ensure_connected(&mut self) -> bool {
-        if self.client.is_some() {
-            return self.is_connected();
+        if self.client.is_none() {
+            match self.connection.connect().await {
+                Ok(client) => {
+                    let mut context = jetstream::new(client.clone());
+                    context.set_timeout(self.ack_timeout);
+                    // The first connection is waited for (on the writer, never a request), so
+                    // that a server that is up takes the first batch.
+                    let wait = self
+                        .connection
+                        .connect_timeout
+                        .unwrap_or(Duration::from_secs(5));
+                    let deadline = Instant::now() + wait;
+                    while client.connection_state() != async_nats::connection::State::Connected
+                        && Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    self.client = Some((client, context));
+                }
+                Err(e) => {
+                    // Only configuration (a credentials file) fails here.
+                    self.failed(e);
+                    return false;
+                }
+            }
+        }
+        if !self.is_connected() {
+            return false;
+        }
+        if self.stream_ready {
+            return true;
         }
         if Instant::now() < self.next_connect {
             return false;
         }
-        match self.try_connect().await {
-            Ok(connected) => {
-                self.connected(connected);
+        let Some((_, context)) = &self.client else {
+            return false;
+        };
+        match ensure_stream(context, &self.stream, &self.subjects).await {
+            Ok(()) => {
+                self.stream_ready = true;
+                self.backoff = INITIAL_BACKOFF;
+                self.last_error = None;
+                self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
                 true
             }
             Err(e) => {
-                self.next_connect = Instant::now() + self.backoff;
-                tracing::warn!(target = %self.target, retry_in = ?self.backoff, error = %e, "cannot reach NATS; spooling audit batches locally");
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                self.failed(e);
                 false
             }
         }
     }
 
-    fn connected(&mut self, connected: (async_nats::Client, jetstream::Context)) {
-        self.client = Some(connected);
-        self.backoff = INITIAL_BACKOFF;
-        self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
-    }
-
-    async fn try_connect(&self) -> Result<(async_nats::Client, jetstream::Context), String> {
-        let client = self.connection.connect().await?;
-        let mut context = jetstream::new(client.clone());
-        context.set_timeout(self.ack_timeout);
-        ensure_stream(&context, &self.stream, &self.subjects).await?;
-        Ok((client, context))
+    fn failed(&mut self, error: String) {
+        self.next_connect = Instant::now() + self.backoff;
+        tracing::warn!(target = %self.target, retry_in = ?self.backoff, error = %error, "NATS cannot take audit batches; spooling them locally");
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.last_error = Some(error);
     }
 
     /// Publishes `payloads` (the entries' JSON lines, without their newlines) with their ids,
@@ -379,8 +418,9 @@ impl Sink for NatsSink {
             self.next_connect = Instant::now();
             let _ = self.start().await;
         }
-        if let Some((client, _)) = &self.client {
-            let _ = client.flush().await;
+        if let Some((client, _)) = self.client.as_ref().filter(|_| self.is_connected()) {
+            // Bounded: a server that goes away now must not hold up the shutdown.
+            let _ = tokio::time::timeout(self.ack_timeout, client.flush()).await;
         }
         if self.spool.entries() > 0 {
             tracing::warn!(entries = self.spool.entries(), spool = %self.spool.dir().display(), "audit entries wait in the NATS spool; they are published at the next start");
