@@ -131,6 +131,29 @@ impl Drop for Schema {
     }
 }
 
+/// A stream on the machine's server, deleted when dropped (even by a failed assertion).
+struct LocalStream(String);
+
+impl Drop for LocalStream {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(client) = async_nats::connect(local_nats()).await {
+                    let _ = async_nats::jetstream::new(client)
+                        .delete_stream(&name)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// nats-server processes, killed when dropped.
 struct Cluster {
     nodes: Vec<Option<Child>>,
@@ -350,6 +373,7 @@ async fn a_node_killed_mid_run_loses_no_acknowledged_entry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_collectors_one_killed_mid_batch_store_each_entry_once() {
     let stream = format!("COLLECT_{}", uuid::Uuid::now_v7().simple());
+    let _cleanup = LocalStream(stream.clone());
     let subject = format!("collect_{}.svc", uuid::Uuid::now_v7().simple());
     let spool = tempfile::tempdir().unwrap();
     let auditor = publisher(&local_nats(), &stream, &subject, spool.path(), 1);
@@ -377,6 +401,4 @@ async fn two_collectors_one_killed_mid_batch_store_each_entry_once() {
     assert!(a.wait().unwrap().success());
     assert!(b.wait().unwrap().success());
     schema.holds_each_once(&ids).await;
-    let context = async_nats::jetstream::new(async_nats::connect(local_nats()).await.unwrap());
-    let _ = context.delete_stream(&stream).await;
 }

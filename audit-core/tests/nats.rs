@@ -76,9 +76,25 @@ impl TestStream {
         }
         (ids, count)
     }
+}
 
-    async fn delete(&self) {
-        let _ = Self::context().await.delete_stream(&self.name).await;
+impl Drop for TestStream {
+    /// Deletes the stream, even after a failed assertion (on a thread of its own: a runtime's
+    /// worker cannot block on another runtime).
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(client) = async_nats::connect(server()).await {
+                    let _ = jetstream::new(client).delete_stream(&name).await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -112,7 +128,6 @@ async fn sixteen_tasks_publish_100_000_entries_each_once() {
     assert_eq!(stats.published(), 100_001);
     assert_eq!(stats.duplicates(), 0);
     assert_eq!(auditor.stats().failed_entries, 0);
-    stream.delete().await;
 }
 
 #[tokio::test]
@@ -128,7 +143,6 @@ async fn a_batch_published_again_is_stored_once() {
     assert_eq!(count, 50);
     assert_eq!(ids, batch.iter().map(|e| e.id).collect::<Vec<_>>());
     assert_eq!(sink.stats().duplicates(), 50);
-    stream.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +191,6 @@ async fn a_cut_connection_spools_and_replays_losing_and_duplicating_nothing() {
     }
     // What was recorded, and the chain's final checkpoint.
     assert_eq!(count as usize, recorded.len() + 1);
-    stream.delete().await;
 }
 
 #[tokio::test]
@@ -201,5 +214,4 @@ async fn an_unreachable_server_at_start_spools_and_a_later_start_publishes() {
     assert_eq!(back.spooled(), 0);
     let (ids, _) = stream.ids().await;
     assert_eq!(ids, batch.iter().map(|e| e.id).collect::<Vec<_>>());
-    stream.delete().await;
 }

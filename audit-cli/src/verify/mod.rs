@@ -189,6 +189,18 @@ pub fn verify(source: &Source, options: &Options) -> Result<Report, CliError> {
             ));
         }
         let Some(link) = light.chain else {
+            // A collector's report of entries that never reached it: a problem in itself,
+            // not an entry that should carry a chain.
+            if light.endpoint.as_deref() == Some(chain::GAP_ENDPOINT) {
+                let field = |name: &str| light.fields.get(name).map(Value::to_string);
+                report.problems.push(format!(
+                    "{at}: a collector reported a gap on the stream: chain {}, entries {} to {}",
+                    field("chain_id").unwrap_or_default(),
+                    field("first_seq").or(field("seq")).unwrap_or_default(),
+                    field("last_seq").or(field("seq")).unwrap_or_default(),
+                ));
+                return true;
+            }
             unchained += 1;
             first_unchained.get_or_insert(at);
             return true;

@@ -40,6 +40,10 @@ pub use verify::{check_line_bytes, hash_value, reported_gaps};
 /// The endpoint of checkpoint entries.
 pub const CHECKPOINT_ENDPOINT: &str = "audit.checkpoint";
 
+/// The endpoint of the entries a collector (`audit collect`) writes about a gap it saw in a
+/// chain on the stream; unchained, by the library's own user.
+pub const GAP_ENDPOINT: &str = "audit.gap";
+
 /// `chain.prev` of a chain's first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

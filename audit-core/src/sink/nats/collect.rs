@@ -19,8 +19,7 @@ use crate::entry::{AuditEntry, Outcome, Timestamp};
 use crate::error::SinkError;
 use crate::sink::Sink;
 
-/// The endpoint of the entries a collector writes about a gap it saw in a chain.
-pub const GAP_ENDPOINT: &str = "audit.gap";
+pub use crate::chain::GAP_ENDPOINT;
 
 /// What a collector did, shared: read it while it runs.
 #[derive(Debug, Clone, Default)]
