@@ -108,26 +108,32 @@ impl Schema {
     }
 }
 
+/// Runs `cleanup` to its end from a `Drop`, on a thread of its own (a runtime's worker cannot
+/// block on another runtime).
+fn clean_up(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(cleanup);
+        }
+    })
+    .join();
+}
+
 impl Drop for Schema {
     fn drop(&mut self) {
         let name = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(&database_url(), NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"), &[])
-                        .await;
-                }
-            });
-        })
-        .join();
+        clean_up(async move {
+            if let Ok((client, connection)) = tokio_postgres::connect(&database_url(), NoTls).await
+            {
+                tokio::spawn(connection);
+                let _ = client
+                    .execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"), &[])
+                    .await;
+            }
+        });
     }
 }
 
@@ -137,20 +143,13 @@ struct LocalStream(String);
 impl Drop for LocalStream {
     fn drop(&mut self) {
         let name = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(client) = async_nats::connect(local_nats()).await {
-                    let _ = async_nats::jetstream::new(client)
-                        .delete_stream(&name)
-                        .await;
-                }
-            });
-        })
-        .join();
+        clean_up(async move {
+            if let Ok(client) = async_nats::connect(local_nats()).await {
+                let _ = async_nats::jetstream::new(client)
+                    .delete_stream(&name)
+                    .await;
+            }
+        });
     }
 }
 
