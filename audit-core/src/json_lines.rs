@@ -18,6 +18,18 @@ pub struct JsonLines {
 }
 
 impl JsonLines {
+    /// The lines of `batch`, serialised as the pipeline serialises them: for sinks' tests and
+    /// benchmarks that call [`Sink::write_lines`](crate::Sink::write_lines) directly.
+    pub fn of(batch: &[crate::AuditEntry]) -> Self {
+        let mut lines = JsonLines::default();
+        for entry in batch {
+            entry.write_canonical(&mut lines.bytes);
+            lines.bytes.push(b'\n');
+            lines.end_line();
+        }
+        lines
+    }
+
     /// Every line, each with its `\n`, back to back.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes

@@ -6,6 +6,10 @@
 //! ```
 //!
 //! Each request carries a 1 KiB JSON body and gets a 1 KiB JSON answer, read to the end.
+//!
+//! `audit_metadata_nats` is `audit_metadata` with the NATS JetStream sink on the machine's
+//! server (`AUDIT_TEST_NATS_URL`) instead of JSONL files: at `Block`, a request never waits for
+//! NATS, so the two should not differ.
 
 #[path = "../examples/common/route.rs"]
 mod route;
@@ -54,6 +58,23 @@ fn bench_layer(c: &mut Criterion) {
         .clone()
         .layer(AuditLayer::new(auditor.clone()).default_level(AuditLevel::Metadata));
     let full = bare.clone().layer(AuditLayer::new(auditor.clone()));
+    let nats_url =
+        std::env::var("AUDIT_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let nats_auditor = rt.block_on(async {
+        let sink = audit_core::nats::NatsSink::builder(&nats_url)
+            .subject(format!("bench_layer_{id}.svc"))
+            .stream(audit_core::nats::StreamSettings::named(format!(
+                "BENCH_LAYER_{id}"
+            )))
+            .spool_dir(dir.path().join("nats_spool"))
+            .open()
+            .expect("sink");
+        Auditor::builder().build(sink).expect("auditor")
+    });
+    let metadata_nats = bare
+        .clone()
+        .layer(AuditLayer::new(nats_auditor.clone()).default_level(AuditLevel::Metadata));
 
     let _guard = route::trace_json_subscriber(dir.path());
     let traced = bare
@@ -66,6 +87,7 @@ fn bench_layer(c: &mut Criterion) {
     for (name, app) in [
         ("bare", &bare),
         ("audit_metadata", &metadata),
+        ("audit_metadata_nats", &metadata_nats),
         ("audit_request_response", &full),
         ("tower_http_trace_json", &traced),
     ] {
@@ -73,6 +95,14 @@ fn bench_layer(c: &mut Criterion) {
     }
     group.finish();
     rt.block_on(auditor.shutdown()).expect("shutdown");
+    rt.block_on(nats_auditor.shutdown()).expect("shutdown");
+    assert_eq!(nats_auditor.stats().spooled, 0, "NATS took every entry");
+    rt.block_on(async {
+        let client = async_nats::connect(nats_url).await.expect("NATS answers");
+        let _ = async_nats::jetstream::new(client)
+            .delete_stream(format!("BENCH_LAYER_{id}"))
+            .await;
+    });
 }
 
 criterion_group!(benches, bench_layer);

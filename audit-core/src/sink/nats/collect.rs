@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use uuid::Uuid;
 
 use super::NatsSpec;
@@ -80,10 +80,11 @@ impl CollectorBuilder {
         self
     }
 
-    /// How long a fetch waits for a batch to fill (default 500 ms).
+    /// How long a fetch waits for a batch to fill (default 500 ms, at least 50 ms: shorter
+    /// pull expiries made fetches stall for seconds against nats-server 2.9).
     #[must_use]
     pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.max_wait = wait;
+        self.max_wait = wait.max(Duration::from_millis(50));
         self
     }
 
@@ -215,30 +216,60 @@ impl Collector {
     }
 
     /// Collects until `stop` completes (SIGTERM, Ctrl-C): the batch in hand is written and
-    /// acked first. A failing sink is retried with a pause; its batch is not acked.
+    /// acked first; a write is never cut short. The next batch is fetched and read while the
+    /// sink writes the last one. A failing sink is retried with a pause; its batch is not
+    /// acked, and comes again.
     pub async fn run_until(
         &mut self,
         stop: impl Future<Output = impl Sized>,
     ) -> Result<(), SinkError> {
         let mut stop = std::pin::pin!(stop);
+        let mut in_hand: Option<Parsed> = None;
         let mut pause = Duration::from_millis(100);
         loop {
-            let fetched = tokio::select! {
-                _ = &mut stop => return Ok(()),
-                fetched = self.fetch() => fetched,
+            if stop.as_mut().now_or_never().is_some() {
+                if let Some(parsed) = in_hand.take() {
+                    self.store(parsed).await?;
+                }
+                return Ok(());
+            }
+            let Collector {
+                consumer,
+                sink,
+                client,
+                stats,
+                watch,
+                batch,
+                max_wait,
+                stream,
+                consumer_name,
+                target,
+            } = self;
+            let fetch = async {
+                let messages = fetch(consumer, *batch, *max_wait, target).await?;
+                Ok::<_, SinkError>(parse(messages, watch, stats, stream, consumer_name).await)
             };
+            let write = async {
+                match in_hand.take() {
+                    Some(parsed) => Some(store(sink, client, stats, parsed).await),
+                    None => None,
+                }
+            };
+            let (fetched, stored) = tokio::join!(fetch, write);
+            if let Some(Err(e)) = stored {
+                tracing::error!(error = %e, "the audit sink failed a collected batch; it comes again");
+                // Seen again when redelivered: the watch must not call that a gap.
+                self.watch = GapWatch::default();
+                pause = (pause * 2).min(Duration::from_secs(10));
+                tokio::time::sleep(pause).await;
+            } else {
+                pause = Duration::from_millis(100);
+            }
             match fetched {
-                Ok(messages) => match self.store(messages).await {
-                    Ok(_) => pause = Duration::from_millis(100),
-                    Err(e) => {
-                        tracing::error!(error = %e, "the audit sink failed a collected batch; it comes again");
-                        pause = (pause * 2).min(Duration::from_secs(10));
-                        tokio::time::sleep(pause).await;
-                    }
-                },
+                Ok(parsed) if !parsed.messages.is_empty() => in_hand = Some(parsed),
+                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "fetching from the audit stream failed; trying again");
-                    pause = (pause * 2).min(Duration::from_secs(10));
                     tokio::time::sleep(pause).await;
                 }
             }
@@ -248,105 +279,152 @@ impl Collector {
     /// Fetches one batch (waiting at most the configured time), writes and acks it; returns
     /// how many entries it stored.
     pub async fn collect_once(&mut self) -> Result<usize, SinkError> {
-        let messages = self.fetch().await?;
-        self.store(messages).await
+        let messages = fetch(&self.consumer, self.batch, self.max_wait, &self.target).await?;
+        let parsed = parse(
+            messages,
+            &mut self.watch,
+            &self.stats,
+            &self.stream,
+            &self.consumer_name,
+        )
+        .await;
+        self.store(parsed).await
     }
 
-    async fn fetch(&self) -> Result<Vec<jetstream::Message>, SinkError> {
-        let failed = |e: String| SinkError::Broker {
-            action: "fetch from",
-            target: self.target.clone(),
-            detail: e,
-        };
-        let mut batch = self
-            .consumer
-            .fetch()
-            .max_messages(self.batch)
-            .expires(self.max_wait)
-            .messages()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let mut messages = Vec::with_capacity(self.batch);
-        while let Some(message) = batch.next().await {
-            messages.push(message.map_err(|e| failed(e.to_string()))?);
-        }
-        Ok(messages)
-    }
-
-    /// Writes the entries of `messages` (and reports of gaps) durably, then acks them.
-    async fn store(&mut self, messages: Vec<jetstream::Message>) -> Result<usize, SinkError> {
-        if messages.is_empty() {
-            return Ok(0);
-        }
-        let mut entries = Vec::with_capacity(messages.len());
-        let mut reports = Vec::new();
-        let mut keep = Vec::with_capacity(messages.len());
-        for message in messages {
-            let entry: AuditEntry = match serde_json::from_slice(&message.payload) {
-                Ok(entry) => entry,
-                Err(e) => {
-                    self.stats.inner.malformed.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(subject = %message.subject, error = %e, "a message on the audit stream is not an entry; terminated, never redelivered");
-                    let _ = message.ack_with(AckKind::Term).await;
-                    continue;
-                }
-            };
-            let stream_seq = message.info().map(|i| i.stream_sequence).ok();
-            if let Some(gap) = stream_seq.and_then(|seq| self.watch.observe(seq, &entry)) {
-                reports.push(gap.entry(&self.stream, &self.consumer_name));
-            }
-            entries.push(entry);
-            keep.push(message);
-        }
-        let stored = entries.len();
-        entries.extend(reports.iter().cloned());
-        let written = match self.sink.write(&entries).await {
-            Ok(()) => self.sink.flush().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = written {
-            self.stats
-                .inner
-                .failed_writes
-                .fetch_add(1, Ordering::Relaxed);
-            for message in &keep {
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
-                    .await;
-            }
-            // Seen again when redelivered: the watch must not call that a gap.
+    async fn store(&mut self, parsed: Parsed) -> Result<usize, SinkError> {
+        let stored = store(&mut self.sink, &self.client, &self.stats, parsed).await;
+        if stored.is_err() {
             self.watch = GapWatch::default();
-            return Err(e);
         }
-        for message in &keep {
-            // A lost ack means a redelivery, which the sink stores once (by id).
-            if let Err(e) = message.ack().await {
-                tracing::warn!(error = %e, "an ack did not go out; the message comes again");
-            }
-        }
-        let _ = self.client.flush().await;
-        for report in &reports {
-            tracing::error!(fields = ?report.fields, "a gap in an audit chain on the stream");
-        }
-        let counters = &self.stats.inner;
-        counters
-            .collected
-            .fetch_add(stored as u64, Ordering::Relaxed);
-        counters.batches.fetch_add(1, Ordering::Relaxed);
-        counters
-            .gaps
-            .fetch_add(reports.len() as u64, Ordering::Relaxed);
-        #[cfg(feature = "metrics")]
-        if !reports.is_empty() {
-            ::metrics::counter!("audit_collect_gaps_total").increment(reports.len() as u64);
-        }
-        Ok(stored)
+        stored
     }
 
     /// Closes the sink (flushing it).
     pub async fn close(mut self) -> Result<(), SinkError> {
         self.sink.close().await
     }
+}
+
+/// A fetched batch, read: its entries, the reports of gaps among them, and the messages to ack.
+struct Parsed {
+    messages: Vec<jetstream::Message>,
+    entries: Vec<AuditEntry>,
+    reports: Vec<AuditEntry>,
+}
+
+async fn fetch(
+    consumer: &jetstream::consumer::Consumer<pull::Config>,
+    batch: usize,
+    max_wait: Duration,
+    target: &str,
+) -> Result<Vec<jetstream::Message>, SinkError> {
+    let failed = |e: String| SinkError::Broker {
+        action: "fetch from",
+        target: target.to_owned(),
+        detail: e,
+    };
+    let mut fetched = consumer
+        .fetch()
+        .max_messages(batch)
+        .expires(max_wait)
+        .messages()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let mut messages = Vec::with_capacity(batch);
+    while let Some(message) = fetched.next().await {
+        messages.push(message.map_err(|e| failed(e.to_string()))?);
+    }
+    Ok(messages)
+}
+
+/// Reads the entries of `messages`, watching each chain; a message that is no entry is
+/// terminated (never redelivered) and counted.
+async fn parse(
+    messages: Vec<jetstream::Message>,
+    watch: &mut GapWatch,
+    stats: &CollectStats,
+    stream: &str,
+    consumer: &str,
+) -> Parsed {
+    let mut parsed = Parsed {
+        entries: Vec::with_capacity(messages.len()),
+        messages: Vec::with_capacity(messages.len()),
+        reports: Vec::new(),
+    };
+    for message in messages {
+        let entry: AuditEntry = match serde_json::from_slice(&message.payload) {
+            Ok(entry) => entry,
+            Err(e) => {
+                stats.inner.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(subject = %message.subject, error = %e, "a message on the audit stream is not an entry; terminated, never redelivered");
+                let _ = message.ack_with(AckKind::Term).await;
+                continue;
+            }
+        };
+        let stream_seq = message.info().map(|i| i.stream_sequence).ok();
+        if let Some(gap) = stream_seq.and_then(|seq| watch.observe(seq, &entry)) {
+            parsed.reports.push(gap.entry(stream, consumer));
+        }
+        parsed.entries.push(entry);
+        parsed.messages.push(message);
+    }
+    parsed
+}
+
+/// Writes a batch's entries (and reports of gaps) durably, then acks its messages; on a
+/// failed write, asks for them again a second later.
+async fn store(
+    sink: &mut Box<dyn Sink>,
+    client: &async_nats::Client,
+    stats: &CollectStats,
+    parsed: Parsed,
+) -> Result<usize, SinkError> {
+    let Parsed {
+        messages,
+        mut entries,
+        reports,
+    } = parsed;
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let stored = entries.len();
+    entries.extend(reports.iter().cloned());
+    let written = match sink.write(&entries).await {
+        Ok(()) => sink.flush().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        stats.inner.failed_writes.fetch_add(1, Ordering::Relaxed);
+        for message in &messages {
+            let _ = message
+                .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                .await;
+        }
+        return Err(e);
+    }
+    for message in &messages {
+        // A lost ack means a redelivery, which the sink stores once (by id).
+        if let Err(e) = message.ack().await {
+            tracing::warn!(error = %e, "an ack did not go out; the message comes again");
+        }
+    }
+    let _ = client.flush().await;
+    for report in &reports {
+        tracing::error!(fields = ?report.fields, "a gap in an audit chain on the stream");
+    }
+    let counters = &stats.inner;
+    counters
+        .collected
+        .fetch_add(stored as u64, Ordering::Relaxed);
+    counters.batches.fetch_add(1, Ordering::Relaxed);
+    counters
+        .gaps
+        .fetch_add(reports.len() as u64, Ordering::Relaxed);
+    #[cfg(feature = "metrics")]
+    if !reports.is_empty() {
+        ::metrics::counter!("audit_collect_gaps_total").increment(reports.len() as u64);
+    }
+    Ok(stored)
 }
 
 /// A break in a chain, as one collector saw it.
