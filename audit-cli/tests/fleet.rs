@@ -401,3 +401,48 @@ async fn two_collectors_one_killed_mid_batch_store_each_entry_once() {
     assert!(b.wait().unwrap().success());
     schema.holds_each_once(&ids).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_collector_cleanly() {
+    let stream = format!("TERM_{}", uuid::Uuid::now_v7().simple());
+    let _cleanup = LocalStream(stream.clone());
+    let spool = tempfile::tempdir().unwrap();
+    let subject = format!("term_{}.svc", uuid::Uuid::now_v7().simple());
+    let auditor = publisher(&local_nats(), &stream, &subject, spool.path(), 1);
+    let ids = publish(&auditor, 400, "term").await;
+    auditor.shutdown().await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let to = format!("jsonl:{}", out.path().display());
+    let source = format!("{}?stream={stream}", local_nats());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(["collect", &source, "--to", &to])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the collector did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("collected {} entries", ids.len() + 1)),
+        "{stderr}"
+    );
+    let verified = audit(&["verify", &out.path().to_string_lossy()]);
+    assert!(verified.status.success(), "{verified:?}");
+}
