@@ -445,4 +445,16 @@ async fn sigterm_stops_a_collector_cleanly() {
     );
     let verified = audit(&["verify", &out.path().to_string_lossy()]);
     assert!(verified.status.success(), "{verified:?}");
+
+    // A stream that is not there: said at once, exit 2.
+    let started = Instant::now();
+    let missing = format!(
+        "{}?stream=NO_SUCH_{}",
+        local_nats(),
+        uuid::Uuid::now_v7().simple()
+    );
+    let refused = audit(&["collect", &missing, "--to", &to, "--idle-exit", "1s"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("stream not found"));
+    assert!(started.elapsed() < Duration::from_secs(10));
 }

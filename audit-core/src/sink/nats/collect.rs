@@ -70,6 +70,7 @@ pub struct CollectorBuilder {
     batch: usize,
     max_wait: Duration,
     ack_wait: Duration,
+    start_timeout: Duration,
 }
 
 impl CollectorBuilder {
@@ -96,6 +97,14 @@ impl CollectorBuilder {
         self
     }
 
+    /// How long [`connect`](Self::connect) keeps trying to find the stream and create the
+    /// consumer, while a cluster elects its leaders (default 60 s).
+    #[must_use]
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
+        self
+    }
+
     /// Connects, creates the durable consumer if missing, and collects into `sink`.
     pub async fn connect(self, sink: impl Sink) -> Result<Collector, SinkError> {
         let target = format!(
@@ -119,24 +128,45 @@ impl CollectorBuilder {
             .await
             .map_err(|e| failed("connect to", e))?;
         let context = jetstream::new(client.clone());
-        let stream = context
-            .get_stream(self.spec.stream_name())
-            .await
-            .map_err(|e| failed("find the stream of", e.to_string()))?;
         let name = self.spec.consumer_name().to_owned();
-        let consumer = stream
-            .get_or_create_consumer(
-                &name,
-                pull::Config {
-                    durable_name: Some(name.clone()),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: self.ack_wait,
-                    max_ack_pending: i64::try_from(self.batch * 8).unwrap_or(i64::MAX),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| failed("create the durable consumer on", e.to_string()))?;
+        let config = pull::Config {
+            durable_name: Some(name.clone()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait: self.ack_wait,
+            max_ack_pending: i64::try_from(self.batch * 8).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        // A cluster electing a leader (a node just died) answers nothing for a few seconds:
+        // the collector waits for it, within `start_timeout`, instead of giving up at once.
+        let deadline = std::time::Instant::now() + self.start_timeout;
+        let mut pause = Duration::from_millis(200);
+        let consumer = loop {
+            let attempt = async {
+                let stream = context
+                    .get_stream(self.spec.stream_name())
+                    .await
+                    .map_err(|e| ("find the stream of", e.to_string()))?;
+                stream
+                    .get_or_create_consumer(&name, config.clone())
+                    .await
+                    .map_err(|e| ("create the durable consumer on", e.to_string()))
+            };
+            match attempt.await {
+                Ok(consumer) => break consumer,
+                // A stream that is not there will not appear by waiting: say so at once.
+                Err((action, detail))
+                    if std::time::Instant::now() >= deadline
+                        || detail.contains("stream not found") =>
+                {
+                    return Err(failed(action, detail))
+                }
+                Err((action, detail)) => {
+                    tracing::warn!(target = %target, action, error = %detail, retry_in = ?pause, "the collector cannot start yet");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
         Ok(Collector {
             client,
             consumer,
@@ -197,6 +227,7 @@ impl Collector {
             batch: 1000,
             max_wait: Duration::from_millis(500),
             ack_wait: Duration::from_secs(30),
+            start_timeout: Duration::from_secs(60),
         }
     }
 
