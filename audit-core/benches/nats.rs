@@ -84,10 +84,11 @@ fn bench_publish(c: &mut Criterion) {
             .expect("stream");
         context
     });
+    let spool = tempfile::tempdir().expect("temp dir");
     let mut sink = NatsSink::builder(&nats_url())
         .subject(&subject)
         .stream(StreamSettings::named(&stream))
-        .spool_dir(std::env::temp_dir().join(format!("audit-bench-nats-{id}")))
+        .spool_dir(spool.path())
         .open()
         .expect("sink");
     rt.block_on(sink.connect()).expect("connected");

@@ -362,10 +362,11 @@ mod tests {
 
     #[test]
     fn subjects_and_names_are_checked() {
+        let spool = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let sink = NatsSink::builder("nats://127.0.0.1:4222")
             .subject("audit.{service}")
             .service("billing")
-            .spool_dir(std::env::temp_dir().join("audit-nats-builder-test"))
+            .spool_dir(spool.path())
             .open();
         let sink = sink.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(sink.subject.as_str(), "audit.billing");
