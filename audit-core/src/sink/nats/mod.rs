@@ -26,6 +26,7 @@ use crate::error::SinkError;
 
 mod builder;
 mod collect;
+mod gaps;
 mod spec;
 
 pub use builder::{NatsConnection, NatsSinkBuilder, StreamSettings};
