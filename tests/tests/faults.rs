@@ -109,12 +109,20 @@ async fn graceful_shutdown_keeps_the_entry_of_a_request_in_flight() {
         let sink = audit_core::MemorySink::new();
         // The default batching (5 ms), as a service configures it.
         let auditor = audit_core::Auditor::builder().build(sink.clone()).unwrap();
+        // The handler says when the request reached it: the signal comes while it is in
+        // flight, however loaded the machine (a fixed wait raced the connection under load).
+        let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+        let signal = arrived.clone();
         let app = Router::new()
             .route(
                 "/slow",
-                axum::routing::get(|| async {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    "done"
+                axum::routing::get(move || {
+                    let signal = signal.clone();
+                    async move {
+                        signal.notify_one();
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        "done"
+                    }
                 }),
             )
             .layer(AuditLayer::new(auditor.clone()));
@@ -134,7 +142,7 @@ async fn graceful_shutdown_keeps_the_entry_of_a_request_in_flight() {
             let uri: http::Uri = format!("http://{addr}/slow").parse().unwrap();
             client.get(uri).await.map(|r| r.status())
         });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        arrived.notified().await;
         stop.send(()).unwrap();
         server.await.unwrap();
         auditor.shutdown().await.unwrap();
