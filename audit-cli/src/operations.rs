@@ -71,6 +71,10 @@ impl Operation {
     }
 }
 
+fn is_retry(operation: &Operation) -> bool {
+    operation.relation() == Some("retry")
+}
+
 /// An entry's `operation.stage`.
 pub fn stage(entry: &Value) -> Option<&str> {
     entry.pointer("/operation/stage").and_then(Value::as_str)
@@ -183,31 +187,33 @@ impl Operations {
         })
     }
 
+    /// The operations `operation` follows from, nearest first, while `follow` says the link
+    /// is to be followed. Parents start before their children, so the walk ends; the bound
+    /// guards a forged log whose links go round.
+    fn ancestors<'a>(
+        &'a self,
+        operation: &'a Operation,
+        follow: impl Fn(&Operation) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a Operation> + 'a {
+        std::iter::successors(Some(operation), move |op| {
+            follow(op)
+                .then(|| op.parent().and_then(|p| self.by_id.get(p)))
+                .flatten()
+        })
+        .skip(1)
+        .take(self.by_id.len())
+    }
+
     /// The first operation of `operation`'s lineage that is in the log.
-    pub fn root<'a>(&'a self, mut operation: &'a Operation) -> &'a Operation {
-        // Parents start before their children, so the walk ends; the bound guards a forged log.
-        for _ in 0..self.by_id.len() {
-            match operation.parent().and_then(|p| self.by_id.get(p)) {
-                Some(parent) => operation = parent,
-                None => break,
-            }
-        }
-        operation
+    pub fn root<'a>(&'a self, operation: &'a Operation) -> &'a Operation {
+        self.ancestors(operation, |_| true)
+            .last()
+            .unwrap_or(operation)
     }
 
     /// Which attempt `operation` is: 1, or one more than the failed operation it retries.
-    pub fn attempt<'a>(&'a self, mut operation: &'a Operation) -> usize {
-        let mut attempt = 1;
-        while operation.relation() == Some("retry") {
-            match operation.parent().and_then(|p| self.by_id.get(p)) {
-                Some(parent) if attempt <= self.by_id.len() => {
-                    attempt += 1;
-                    operation = parent;
-                }
-                _ => break,
-            }
-        }
-        attempt
+    pub fn attempt(&self, operation: &Operation) -> usize {
+        1 + self.ancestors(operation, is_retry).count()
     }
 
     /// Whether `operation` succeeded, itself or through a chain of retries.
@@ -216,7 +222,7 @@ impl Operations {
             || (depth < self.by_id.len()
                 && self
                     .children(&operation.id)
-                    .filter(|child| child.relation() == Some("retry"))
+                    .filter(|child| is_retry(child))
                     .any(|retry| self.eventually_succeeded(retry, depth + 1)))
     }
 
@@ -225,11 +231,7 @@ impl Operations {
     pub fn retryable_failures(&self) -> Vec<&Operation> {
         self.all()
             .filter(|op| op.outcome() == "error" && op.retryable())
-            .filter(|op| {
-                !self
-                    .children(&op.id)
-                    .any(|child| child.relation() == Some("retry"))
-            })
+            .filter(|op| !self.children(&op.id).any(is_retry))
             .filter(|op| {
                 // No ancestor in its retry chain succeeded through another branch.
                 let root = self.retry_root(op);
@@ -238,17 +240,10 @@ impl Operations {
             .collect()
     }
 
-    fn retry_root<'a>(&'a self, mut operation: &'a Operation) -> &'a Operation {
-        for _ in 0..self.by_id.len() {
-            if operation.relation() != Some("retry") {
-                break;
-            }
-            match operation.parent().and_then(|p| self.by_id.get(p)) {
-                Some(parent) => operation = parent,
-                None => break,
-            }
-        }
-        operation
+    fn retry_root<'a>(&'a self, operation: &'a Operation) -> &'a Operation {
+        self.ancestors(operation, is_retry)
+            .last()
+            .unwrap_or(operation)
     }
 
     /// Successful operations that were compensated, each with its compensations.

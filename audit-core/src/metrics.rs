@@ -33,6 +33,7 @@
 //! exporter, e.g. `PrometheusBuilder::set_buckets_for_metric(Matcher::Full(CALLS_DURATION.into()), CALL_BUCKETS)`.
 
 use crate::entry::{AuditEntry, FINISHED};
+use crate::pipeline::Stats;
 
 /// `audit_calls_total`.
 pub const CALLS: &str = "audit_calls_total";
@@ -130,20 +131,6 @@ pub(crate) struct PipelineMetrics {
     published: [u64; 6],
 }
 
-/// What the pipeline's counters say after a write.
-#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-pub(crate) struct Snapshot {
-    pub recorded: u64,
-    pub written: u64,
-    pub dropped: u64,
-    pub failed_entries: u64,
-    pub failed_batches: u64,
-    pub retries: u64,
-    pub spooled: u64,
-    pub queue_depth: usize,
-    pub chain_seq: Option<u64>,
-}
-
 impl PipelineMetrics {
     pub(crate) fn new(enabled: bool) -> Self {
         let metrics = PipelineMetrics {
@@ -173,8 +160,8 @@ impl PipelineMetrics {
         }
     }
 
-    /// Publishes the pipeline's counters.
-    pub(crate) fn publish(&mut self, s: &Snapshot) {
+    /// Publishes the pipeline's counters, and the chain's last sequence number written.
+    pub(crate) fn publish(&mut self, s: &Stats, chain_seq: Option<u64>) {
         if !self.enabled {
             return;
         }
@@ -192,7 +179,7 @@ impl PipelineMetrics {
             *added = now.saturating_sub(*before);
             *before = now;
         }
-        publish(&added, s);
+        publish(&added, s, chain_seq);
     }
 }
 
@@ -266,7 +253,7 @@ fn histogram(_name: &'static str, _value: f64) {}
 
 /// `added`: what the counters gained since the last publish, in [`PipelineMetrics::publish`]'s order.
 #[cfg(feature = "metrics")]
-fn publish(added: &[u64; 6], s: &Snapshot) {
+fn publish(added: &[u64; 6], s: &Stats, chain_seq: Option<u64>) {
     use ::metrics::{counter, gauge};
     let [recorded, written, dropped, failed, errors, retries] = *added;
     counter!(RECORDED).increment(recorded);
@@ -277,13 +264,13 @@ fn publish(added: &[u64; 6], s: &Snapshot) {
     counter!(SINK_RETRIES).increment(retries);
     gauge!(QUEUE_DEPTH).set(s.queue_depth as f64);
     gauge!(SPOOLED).set(s.spooled as f64);
-    if let Some(seq) = s.chain_seq {
+    if let Some(seq) = chain_seq {
         gauge!(CHAIN_SEQ).set(seq as f64);
     }
 }
 
 #[cfg(not(feature = "metrics"))]
-fn publish(_added: &[u64; 6], _s: &Snapshot) {}
+fn publish(_added: &[u64; 6], _s: &Stats, _chain_seq: Option<u64>) {}
 
 #[cfg(test)]
 mod tests {

@@ -44,10 +44,7 @@ pub(crate) fn write_entry(entry: &AuditEntry, out: &mut Vec<u8>) {
     key(out, "headers");
     write_map(&entry.headers, out);
     key(out, "id");
-    out.push(b'"');
-    let mut id = [0u8; 36];
-    out.extend_from_slice(entry.id.hyphenated().encode_lower(&mut id).as_bytes());
-    out.push(b'"');
+    write_uuid(&entry.id, out);
     key(out, "method");
     write_opt_str(entry.method.as_deref(), out);
     if let Some(operation) = &entry.operation {
@@ -119,10 +116,9 @@ fn write_chain(chain: &Chain, out: &mut Vec<u8>) {
         write_str(&chain.hash, out);
         out.push(b',');
     }
-    out.extend_from_slice(b"\"id\":\"");
-    let mut id = [0u8; 36];
-    out.extend_from_slice(chain.id.hyphenated().encode_lower(&mut id).as_bytes());
-    out.extend_from_slice(b"\",\"prev\":");
+    out.extend_from_slice(b"\"id\":");
+    write_uuid(&chain.id, out);
+    out.extend_from_slice(b",\"prev\":");
     write_str(&chain.prev, out);
     out.extend_from_slice(b",\"seq\":");
     write_u64(chain.seq, out);
@@ -130,14 +126,11 @@ fn write_chain(chain: &Chain, out: &mut Vec<u8>) {
 }
 
 fn write_operation(operation: &OperationInfo, out: &mut Vec<u8>) {
-    let mut id = [0u8; 36];
-    out.extend_from_slice(b"{\"id\":\"");
-    out.extend_from_slice(operation.id.hyphenated().encode_lower(&mut id).as_bytes());
-    out.push(b'"');
+    out.extend_from_slice(b"{\"id\":");
+    write_uuid(&operation.id, out);
     if let Some(parent) = &operation.parent {
-        out.extend_from_slice(b",\"parent\":\"");
-        out.extend_from_slice(parent.hyphenated().encode_lower(&mut id).as_bytes());
-        out.push(b'"');
+        out.extend_from_slice(b",\"parent\":");
+        write_uuid(parent, out);
     }
     if let Some(relation) = operation.relation {
         out.extend_from_slice(b",\"relation\":");
@@ -186,6 +179,14 @@ fn write_opt_value(value: Option<&Value>, out: &mut Vec<u8>) {
         Some(value) => write_value(value, out),
         None => out.extend_from_slice(b"null"),
     }
+}
+
+/// A UUID as a JSON string, hyphenated and lower-case, as serde writes it.
+fn write_uuid(id: &uuid::Uuid, out: &mut Vec<u8>) {
+    let mut text = [0u8; 36];
+    out.push(b'"');
+    out.extend_from_slice(id.hyphenated().encode_lower(&mut text).as_bytes());
+    out.push(b'"');
 }
 
 fn write_u64(n: u64, out: &mut Vec<u8>) {

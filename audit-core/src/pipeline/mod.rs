@@ -338,17 +338,9 @@ impl Auditor {
         let Some(shared) = &self.inner else {
             return Stats::default();
         };
-        let c = &shared.counters;
-        Stats {
-            recorded: c.recorded.load(Ordering::Relaxed),
-            written: c.written.load(Ordering::Relaxed),
-            spooled: c.spooled.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            failed_batches: c.failed_batches.load(Ordering::Relaxed),
-            failed_entries: c.failed_entries.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
-            queue_depth: shared.tx.max_capacity() - shared.tx.capacity(),
-        }
+        shared
+            .counters
+            .stats(shared.tx.max_capacity() - shared.tx.capacity())
     }
 }
 
@@ -358,6 +350,20 @@ fn now_micros() -> u64 {
 }
 
 impl Counters {
+    /// The counters as [`Stats`], with the queue's depth as the caller sees it.
+    pub(crate) fn stats(&self, queue_depth: usize) -> Stats {
+        Stats {
+            recorded: self.recorded.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
+            spooled: self.spooled.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
+            failed_entries: self.failed_entries.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            queue_depth,
+        }
+    }
+
     fn note_drop(&self) {
         let now = now_micros();
         self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -110,7 +110,7 @@ impl Spool {
     }
 
     /// Reads one spooled batch.
-    pub fn read(&self, path: &Path) -> Result<Vec<AuditEntry>, SinkError> {
+    fn read(&self, path: &Path) -> Result<Vec<AuditEntry>, SinkError> {
         let text =
             fs::read_to_string(path).map_err(|e| SinkError::io("read spool file", path, e))?;
         let mut entries = Vec::new();
@@ -125,8 +125,29 @@ impl Spool {
         Ok(entries)
     }
 
+    /// Reads one spooled batch to send again; a file that cannot be read is set aside (and
+    /// said), so it does not block the others.
+    pub fn take(&mut self, path: &Path) -> Option<Vec<AuditEntry>> {
+        match self.read(path) {
+            Ok(batch) => Some(batch),
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable spool file set aside (renamed to .bad)");
+                self.quarantine(path);
+                None
+            }
+        }
+    }
+
+    /// Forgets a batch its destination took; a file that cannot be removed is sent again
+    /// next time, which the destinations deduplicate by entry id.
+    pub fn sent(&mut self, path: &Path, entries: usize) {
+        if let Err(e) = self.remove(path, entries) {
+            tracing::error!(error = %e, "could not remove a replayed spool file");
+        }
+    }
+
     /// Removes a replayed batch of `entries` entries.
-    pub fn remove(&mut self, path: &Path, entries: usize) -> Result<(), SinkError> {
+    fn remove(&mut self, path: &Path, entries: usize) -> Result<(), SinkError> {
         let bytes = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         fs::remove_file(path).map_err(|e| SinkError::io("remove spool file", path, e))?;
         self.forget(entries as u64, bytes);
@@ -134,7 +155,7 @@ impl Spool {
     }
 
     /// Sets aside a file that cannot be read, so it does not block the others.
-    pub fn quarantine(&mut self, path: &Path) {
+    fn quarantine(&mut self, path: &Path) {
         let (entries, bytes) = count_lines(path);
         let target = path.with_extension("bad");
         match fs::rename(path, &target) {

@@ -14,7 +14,7 @@ use super::{Ack, Counters, Msg, RetryPolicy};
 use crate::chain::{Hasher, Numbered, Numberer};
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
-use crate::metrics::{PipelineMetrics, Snapshot};
+use crate::metrics::PipelineMetrics;
 use crate::redact::Redaction;
 use crate::sink::{JsonLines, Sink};
 
@@ -134,18 +134,8 @@ impl Worker {
 
 /// Publishes the pipeline's counters as metrics, after each batch.
 fn publish(sealer: &mut Sealer, writer: &Writer, queue_depth: usize) {
-    let c = &writer.counters;
-    sealer.metrics.publish(&Snapshot {
-        recorded: c.recorded.load(Ordering::Relaxed),
-        written: c.written.load(Ordering::Relaxed),
-        dropped: c.dropped.load(Ordering::Relaxed),
-        failed_entries: c.failed_entries.load(Ordering::Relaxed),
-        failed_batches: c.failed_batches.load(Ordering::Relaxed),
-        retries: c.retries.load(Ordering::Relaxed),
-        spooled: c.spooled.load(Ordering::Relaxed),
-        queue_depth,
-        chain_seq: writer.last_seq,
-    });
+    let stats = writer.counters.stats(queue_depth);
+    sealer.metrics.publish(&stats, writer.last_seq);
 }
 
 /// Every stage of the writer.

@@ -279,19 +279,11 @@ impl NatsSink {
     async fn replay(&mut self) -> Result<(), String> {
         let files = self.spool.files().map_err(|e| e.to_string())?;
         for file in files {
-            let batch = match self.spool.read(&file) {
-                Ok(batch) => batch,
-                Err(e) => {
-                    tracing::error!(error = %e, "unreadable spool file set aside (renamed to .bad)");
-                    self.spool.quarantine(&file);
-                    continue;
-                }
+            let Some(batch) = self.spool.take(&file) else {
+                continue;
             };
             self.publish_entries(&batch).await?;
-            if let Err(e) = self.spool.remove(&file, batch.len()) {
-                // Published again next time: stored once, by its message ids.
-                tracing::error!(error = %e, "could not remove a replayed spool file");
-            }
+            self.spool.sent(&file, batch.len());
             self.stats
                 .inner
                 .replayed_batches

@@ -163,19 +163,11 @@ impl PostgresSink {
             }
         };
         for file in files {
-            let batch = match self.spool.read(&file) {
-                Ok(batch) => batch,
-                Err(e) => {
-                    tracing::error!(error = %e, "unreadable spool file set aside (renamed to .bad)");
-                    self.spool.quarantine(&file);
-                    continue;
-                }
+            let Some(batch) = self.spool.take(&file) else {
+                continue;
             };
             self.copy_deduplicated(&batch).await?;
-            if let Err(e) = self.spool.remove(&file, batch.len()) {
-                // It would be replayed again: harmless, deduplicated.
-                tracing::error!(error = %e, "could not remove a replayed spool file");
-            }
+            self.spool.sent(&file, batch.len());
             self.stats
                 .inner
                 .replayed_batches
