@@ -55,6 +55,7 @@ pub mod operation;
 mod pipeline;
 mod redact;
 mod sink;
+mod stats;
 mod summary;
 
 pub use async_trait::async_trait;

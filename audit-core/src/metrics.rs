@@ -1,6 +1,6 @@
 //! Prometheus-style metrics through the [`metrics`](https://docs.rs/metrics) facade (feature
 //! `metrics`), so the application picks the exporter (`metrics-exporter-prometheus`, StatsD,
-//! OpenTelemetry…). Without a recorder installed, or with [`AuditorBuilder::metrics`]`(false)`,
+//! OpenTelemetry…). Without a recorder installed, or with [`AuditorBuilder::metrics`](crate::AuditorBuilder::metrics)`(false)`,
 //! or without the feature, nothing is measured.
 //!
 //! Counted by the pipeline's writer, off the request's path, from the entries it receives (so
@@ -33,7 +33,7 @@
 //! exporter, e.g. `PrometheusBuilder::set_buckets_for_metric(Matcher::Full(CALLS_DURATION.into()), CALL_BUCKETS)`.
 
 use crate::entry::{AuditEntry, FINISHED};
-use crate::pipeline::Stats;
+use crate::stats::Stats;
 
 /// `audit_calls_total`.
 pub const CALLS: &str = "audit_calls_total";
