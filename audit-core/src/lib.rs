@@ -47,6 +47,7 @@ mod display;
 mod entry;
 mod env;
 mod error;
+pub mod format;
 mod global;
 mod json_lines;
 mod lenient_json;
