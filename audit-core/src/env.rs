@@ -7,12 +7,16 @@ use crate::redact::Redaction;
 use crate::sink::{Fanout, Sink, StdoutFormat, StdoutSink};
 use crate::summary::Scrubber;
 
+#[cfg(feature = "http")]
+pub use crate::sink::http::HttpSpec;
 #[cfg(feature = "jsonl")]
 pub use crate::sink::jsonl::JsonlSpec;
 #[cfg(feature = "nats")]
 pub use crate::sink::nats::NatsSpec;
 #[cfg(feature = "postgres")]
 pub use crate::sink::postgres::PostgresSpec;
+#[cfg(feature = "syslog")]
+pub use crate::sink::syslog::SyslogSpec;
 
 /// The sinks used when `AUDIT_SINK` is not set.
 pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
@@ -20,7 +24,9 @@ pub const DEFAULT_SINK: &str = "jsonl:./audit_logs";
 const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR`, \
 `jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N` or \
 `postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&audit_partition=day|month&audit_retention_days=N&sslmode=require&audit_tls_ca=PEM&audit_tls_provider=rustls|native` (feature `postgres`) or \
-`nats://host:4222?stream=AUDIT&subject=audit.{service}&servers=h2:4222;h3:4222&replicas=N&creds=FILE&spool=DIR` (feature `nats`)";
+`nats://host:4222?stream=AUDIT&subject=audit.{service}&servers=h2:4222;h3:4222&replicas=N&creds=FILE&spool=DIR` (feature `nats`) or \
+`syslog+tcp://host:6514?format=native|otel|ecs|ocsf|cef&facility=local0&app_name=A&spool=DIR`, `syslog+tls://…&tls_ca=PEM`, `syslog+udp://…` (feature `syslog`) or \
+`https://host/path?format=ecs&encoding=ndjson|array&gzip=true&header.Authorization=…&batch_entries=N&batch_bytes=N&spool=DIR` (feature `http`)";
 
 /// One sink named in `AUDIT_SINK`.
 ///
@@ -46,6 +52,12 @@ pub enum SinkSpec {
     /// `nats://…`: a JetStream stream (see [`NatsSpec`] for the options).
     #[cfg(feature = "nats")]
     Nats(NatsSpec),
+    /// `syslog+tcp://…`, `syslog+tls://…`, `syslog+udp://…` (see [`SyslogSpec`]).
+    #[cfg(feature = "syslog")]
+    Syslog(SyslogSpec),
+    /// `http://…` or `https://…` (see [`HttpSpec`]).
+    #[cfg(feature = "http")]
+    Http(HttpSpec),
 }
 
 fn invalid(
@@ -114,6 +126,22 @@ impl SinkSpec {
                 "the `nats` feature of audit-core is not enabled".into(),
             ));
         }
+        if spec.starts_with("syslog+") || spec.starts_with("syslog:") {
+            #[cfg(feature = "syslog")]
+            return SyslogSpec::parse(spec).map(SinkSpec::Syslog).map_err(fail);
+            #[cfg(not(feature = "syslog"))]
+            return Err(fail(
+                "the `syslog` feature of audit-core is not enabled".into(),
+            ));
+        }
+        if spec.starts_with("http://") || spec.starts_with("https://") {
+            #[cfg(feature = "http")]
+            return HttpSpec::parse(spec).map(SinkSpec::Http).map_err(fail);
+            #[cfg(not(feature = "http"))]
+            return Err(fail(
+                "the `http` feature of audit-core is not enabled".into(),
+            ));
+        }
         let scheme = spec.split(':').next().unwrap_or(spec);
         Err(fail(format!("unknown sink `{scheme}`")))
     }
@@ -150,6 +178,23 @@ impl SinkSpec {
                     .map_err(|e| failed(crate::SinkError::Invalid(e)))?;
                 Ok(Box::new(builder.open().map_err(failed)?))
             }
+            #[cfg(feature = "syslog")]
+            SinkSpec::Syslog(spec) => {
+                let failed = |source| ConfigError::Sink {
+                    spec: spec.to_string(),
+                    source,
+                };
+                Ok(Box::new(spec.builder().open().map_err(failed)?))
+            }
+            #[cfg(feature = "http")]
+            SinkSpec::Http(spec) => {
+                let failed = |source| ConfigError::Sink {
+                    spec: spec.to_string(),
+                    source,
+                };
+                let builder = spec.builder().map_err(failed)?;
+                Ok(Box::new(builder.open().map_err(failed)?))
+            }
         }
     }
 }
@@ -177,6 +222,10 @@ impl std::fmt::Display for SinkSpec {
                 spec.describe_servers(),
                 spec.stream_name()
             ),
+            #[cfg(feature = "syslog")]
+            SinkSpec::Syslog(spec) => spec.fmt(f),
+            #[cfg(feature = "http")]
+            SinkSpec::Http(spec) => spec.fmt(f),
         }
     }
 }

@@ -56,6 +56,18 @@ pub enum SinkError {
         /// The server's or the client's explanation.
         detail: String,
     },
+    /// A remote collector (an HTTP endpoint, a syslog server) refused or failed a batch.
+    #[error("{service} {target} could not {action}: {detail}")]
+    Remote {
+        /// `the HTTP endpoint`, `the syslog collector`.
+        service: &'static str,
+        /// What was being done (`take a batch`, `connect`, …).
+        action: &'static str,
+        /// The endpoint, without credentials.
+        target: String,
+        /// The endpoint's or the client's explanation.
+        detail: String,
+    },
     /// TLS could not be set up, or was asked for in a build without it.
     #[error("TLS to the audit database: {0}")]
     Tls(String),

@@ -83,12 +83,16 @@ pub use redact::{
     DEFAULT_NON_SECRET_SUFFIXES, DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_NAMES,
     DEFAULT_SENSITIVE_PAIRS, DEFAULT_SENSITIVE_QUERY_PARAMS, DEFAULT_SENSITIVE_WORDS, REDACTED,
 };
+#[cfg(feature = "http")]
+pub use sink::http;
 #[cfg(feature = "jsonl")]
 pub use sink::jsonl;
 #[cfg(feature = "nats")]
 pub use sink::nats;
 #[cfg(feature = "postgres")]
 pub use sink::postgres;
+#[cfg(feature = "syslog")]
+pub use sink::syslog;
 pub use sink::{
     format_pretty, Fallback, Fanout, JsonLines, MemorySink, Sink, StdoutFormat, StdoutSink,
 };

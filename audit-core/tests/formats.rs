@@ -45,12 +45,20 @@ fn each_format_matches_its_golden_file() {
         if std::env::var_os("AUDIT_UPDATE_GOLDEN").is_some() {
             std::fs::write(&golden, &rendered).unwrap();
         }
-        let expected = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|e| panic!("{}: {e} (AUDIT_UPDATE_GOLDEN=1 writes it)", golden.display()));
+        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (AUDIT_UPDATE_GOLDEN=1 writes it)",
+                golden.display()
+            )
+        });
         for (i, (got, want)) in rendered.lines().zip(expected.lines()).enumerate() {
             assert_eq!(got, want, "{format}, entry {}", i + 1);
         }
-        assert_eq!(rendered.lines().count(), expected.lines().count(), "{format}");
+        assert_eq!(
+            rendered.lines().count(),
+            expected.lines().count(),
+            "{format}"
+        );
     }
 }
 
@@ -174,7 +182,10 @@ fn times_and_durations_keep_their_precision() {
         assert_eq!(ocsf["unmapped"]["duration_seconds"], entry.duration_seconds);
         let otel = Format::Otel.to_value(&entry).unwrap();
         assert_eq!(otel["timeUnixNano"], (micros * 1000).to_string());
-        assert_eq!(otel_attribute(&otel, "audit.duration_seconds")["doubleValue"], entry.duration_seconds);
+        assert_eq!(
+            otel_attribute(&otel, "audit.duration_seconds")["doubleValue"],
+            entry.duration_seconds
+        );
     }
 }
 
@@ -216,7 +227,16 @@ fn ecs_uses_only_ecs_field_names() {
     }
     let unknown: Vec<_> = used.difference(&known).collect();
     assert!(unknown.is_empty(), "not ECS fields: {unknown:?}");
-    for must in ["@timestamp", "event.duration", "event.outcome", "http.request.method", "url.path", "user.name", "client.ip", "trace.id"] {
+    for must in [
+        "@timestamp",
+        "event.duration",
+        "event.outcome",
+        "http.request.method",
+        "url.path",
+        "user.name",
+        "client.ip",
+        "trace.id",
+    ] {
         assert!(used.contains(must), "{must} not written");
     }
 }
@@ -260,22 +280,32 @@ fn ocsf_violations(event: &Value, schema: &Value) -> Vec<String> {
             }
         }
     }
-    if event["class_uid"] != schema["class_uid"] || event["category_uid"] != schema["category_uid"] {
+    if event["class_uid"] != schema["class_uid"] || event["category_uid"] != schema["category_uid"]
+    {
         problems.push("wrong class or category".into());
     }
-    let type_uid = event["class_uid"].as_u64().unwrap_or(0) * 100 + event["activity_id"].as_u64().unwrap_or(0);
+    let type_uid =
+        event["class_uid"].as_u64().unwrap_or(0) * 100 + event["activity_id"].as_u64().unwrap_or(0);
     if event["type_uid"] != type_uid {
-        problems.push(format!("type_uid {} is not class_uid * 100 + activity_id", event["type_uid"]));
+        problems.push(format!(
+            "type_uid {} is not class_uid * 100 + activity_id",
+            event["type_uid"]
+        ));
     }
     for (path, rules) in schema["objects"].as_object().unwrap() {
-        let Some(object) = at(event, path) else { continue };
+        let Some(object) = at(event, path) else {
+            continue;
+        };
         for name in rules["required"].as_array().into_iter().flatten() {
             if object.get(name.as_str().unwrap()).is_none() {
                 problems.push(format!("`{path}.{}` missing", name.as_str().unwrap()));
             }
         }
         if let Some(any) = rules["at_least_one"].as_array() {
-            if !any.iter().any(|n| object.get(n.as_str().unwrap()).is_some()) {
+            if !any
+                .iter()
+                .any(|n| object.get(n.as_str().unwrap()).is_some())
+            {
                 problems.push(format!("`{path}` has none of {}", rules["at_least_one"]));
             }
         }
@@ -285,8 +315,10 @@ fn ocsf_violations(event: &Value, schema: &Value) -> Vec<String> {
 
 #[test]
 fn ocsf_events_hold_api_activitys_required_attributes() {
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(data("data/ocsf_api_activity.json")).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(data("data/ocsf_api_activity.json")).unwrap(),
+    )
+    .unwrap();
     for (_, entry) in entries() {
         let event = Format::Ocsf.to_value(&entry).unwrap();
         let problems = ocsf_violations(&event, &schema);
@@ -297,7 +329,12 @@ fn ocsf_events_hold_api_activitys_required_attributes() {
     broken.as_object_mut().unwrap().remove("actor");
     broken["activity_id"] = 7.into();
     broken["src_endpoint"] = serde_json::json!({"port": 1});
-    assert_eq!(ocsf_violations(&broken, &schema).len(), 4, "{:?}", ocsf_violations(&broken, &schema));
+    assert_eq!(
+        ocsf_violations(&broken, &schema).len(),
+        4,
+        "{:?}",
+        ocsf_violations(&broken, &schema)
+    );
 }
 
 fn otel_attribute<'a>(record: &'a Value, key: &str) -> &'a Value {
@@ -316,15 +353,39 @@ fn otel_uses_the_http_semantic_conventions() {
     let entries = entries();
     let full = Format::Otel.to_value(&entries[0].1).unwrap();
     for (key, want) in [
-        ("http.request.method", serde_json::json!({"stringValue": "POST"})),
-        ("http.route", serde_json::json!({"stringValue": "/api/v1/sow/{id}"})),
-        ("url.path", serde_json::json!({"stringValue": "/api/v1/sow/7"})),
-        ("url.query", serde_json::json!({"stringValue": "draft=true&token=[REDACTED]"})),
-        ("http.response.status_code", serde_json::json!({"intValue": "201"})),
-        ("client.address", serde_json::json!({"stringValue": "203.0.113.9"})),
-        ("user_agent.original", serde_json::json!({"stringValue": "curl/8.5.0"})),
+        (
+            "http.request.method",
+            serde_json::json!({"stringValue": "POST"}),
+        ),
+        (
+            "http.route",
+            serde_json::json!({"stringValue": "/api/v1/sow/{id}"}),
+        ),
+        (
+            "url.path",
+            serde_json::json!({"stringValue": "/api/v1/sow/7"}),
+        ),
+        (
+            "url.query",
+            serde_json::json!({"stringValue": "draft=true&token=[REDACTED]"}),
+        ),
+        (
+            "http.response.status_code",
+            serde_json::json!({"intValue": "201"}),
+        ),
+        (
+            "client.address",
+            serde_json::json!({"stringValue": "203.0.113.9"}),
+        ),
+        (
+            "user_agent.original",
+            serde_json::json!({"stringValue": "curl/8.5.0"}),
+        ),
         ("user.id", serde_json::json!({"stringValue": "alice"})),
-        ("http.request.header.authorization", serde_json::json!({"arrayValue": {"values": [{"stringValue": "[REDACTED]"}]}})),
+        (
+            "http.request.header.authorization",
+            serde_json::json!({"arrayValue": {"values": [{"stringValue": "[REDACTED]"}]}}),
+        ),
     ] {
         assert_eq!(otel_attribute(&full, key), &want, "{key}");
     }
@@ -332,7 +393,10 @@ fn otel_uses_the_http_semantic_conventions() {
     assert_eq!(full["spanId"], "00f067aa0ba902b7");
     assert_eq!(full["severityText"], "INFO");
     let failed = Format::Otel.to_value(&entries[2].1).unwrap();
-    assert_eq!(otel_attribute(&failed, "error.type"), &serde_json::json!({"stringValue": "503"}));
+    assert_eq!(
+        otel_attribute(&failed, "error.type"),
+        &serde_json::json!({"stringValue": "503"})
+    );
     assert_eq!(failed["severityNumber"], 17);
 }
 
@@ -396,9 +460,16 @@ fn cef_lines_parse_into_the_entrys_fields() {
     let entries = entries();
     let line = Format::Cef.render(&entries[2].1);
     let header: Vec<&str> = line.splitn(8, '|').collect();
-    assert_eq!(&header[..4], &["CEF:0", "audited", "audited", env!("CARGO_PKG_VERSION")]);
+    assert_eq!(
+        &header[..4],
+        &["CEF:0", "audited", "audited", env!("CARGO_PKG_VERSION")]
+    );
     let ext = cef_extension(&line);
-    let get = |k: &str| ext.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        ext.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(get("msg"), Some("database said: a=b | c\\d\nsecond line"));
     assert_eq!(get("suser"), Some("pseudo:3f9a1c"));
     assert_eq!(get("requestMethod"), Some("DELETE"));
@@ -407,7 +478,10 @@ fn cef_lines_parse_into_the_entrys_fields() {
     assert_eq!(get("cn1"), Some("503"));
     assert_eq!(get("cn1Label"), Some("status_code"));
     assert_eq!(get("cs3"), Some("req-=|\\"));
-    assert_eq!(get("requestClientApplication"), Some("Mozilla/5.0 (X11; Linux x86_64)"));
+    assert_eq!(
+        get("requestClientApplication"),
+        Some("Mozilla/5.0 (X11; Linux x86_64)")
+    );
     let keys: BTreeSet<&str> = ext.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys.len(), ext.len(), "each key once");
 }

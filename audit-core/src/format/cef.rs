@@ -60,13 +60,21 @@ pub(super) fn write(entry: &AuditEntry, buf: &mut Vec<u8>) {
     if let Some(bytes) = entry.response_bytes {
         ext.put("out", &bytes.to_string());
     }
-    ext.labelled("cn1", "status_code", entry.status_code.map(|s| s.to_string()));
+    ext.labelled(
+        "cn1",
+        "status_code",
+        entry.status_code.map(|s| s.to_string()),
+    );
     ext.labelled(
         "cn2",
         "duration_ms",
         Some((duration_nanos(entry) / 1_000_000).to_string()),
     );
-    ext.labelled("cn3", "chain_seq", entry.chain.as_ref().map(|c| c.seq.to_string()));
+    ext.labelled(
+        "cn3",
+        "chain_seq",
+        entry.chain.as_ref().map(|c| c.seq.to_string()),
+    );
     ext.labelled("cs1", "route", entry.route.clone());
     ext.labelled("cs2", "tenant", entry.tenant.clone());
     ext.labelled("cs3", "correlation_id", entry.correlation_id.clone());

@@ -161,10 +161,16 @@ fn labels(entry: &AuditEntry) -> Object {
     labels.put("audit_outcome", entry.outcome.as_str());
     labels.opt("audit_route", entry.route.clone());
     if !entry.headers.is_empty() {
-        labels.put("audit_headers", Value::Object(entry.headers.clone()).to_string());
+        labels.put(
+            "audit_headers",
+            Value::Object(entry.headers.clone()).to_string(),
+        );
     }
     if !entry.fields.is_empty() {
-        labels.put("audit_fields", Value::Object(entry.fields.clone()).to_string());
+        labels.put(
+            "audit_fields",
+            Value::Object(entry.fields.clone()).to_string(),
+        );
     }
     labels.opt("audit_response_encoding", entry.response_encoding.clone());
     if let Some(grpc) = &entry.grpc {

@@ -32,6 +32,7 @@ use crate::entry::{AuditEntry, Outcome};
 
 mod cef;
 mod ecs;
+mod fit;
 mod ocsf;
 mod otel;
 
@@ -164,7 +165,9 @@ fn split_addr(addr: &str) -> Option<(IpAddr, Option<u16>)> {
     if let Ok(socket) = SocketAddr::from_str(addr) {
         return Some((socket.ip(), Some(socket.port())));
     }
-    IpAddr::from_str(addr.trim_matches(['[', ']'])).ok().map(|ip| (ip, None))
+    IpAddr::from_str(addr.trim_matches(['[', ']']))
+        .ok()
+        .map(|ip| (ip, None))
 }
 
 /// This host's name (Linux: `/proc/sys/kernel/hostname`, else `$HOSTNAME`, else
@@ -231,4 +234,5 @@ impl Object {
 mod tests;
 
 pub use ecs::ECS_VERSION;
+pub use fit::TRUNCATED_FIELD;
 pub use ocsf::{CATEGORY_UID as OCSF_CATEGORY_UID, CLASS_UID as OCSF_CLASS_UID, OCSF_VERSION};

@@ -122,7 +122,10 @@ fn api(entry: &AuditEntry) -> Value {
         .opt("code", entry.status_code)
         .opt("error", entry.grpc.as_ref().map(|g| g.status.clone()))
         .opt("error_message", entry.error.clone())
-        .opt("message", entry.grpc.as_ref().and_then(|g| g.message.clone()))
+        .opt(
+            "message",
+            entry.grpc.as_ref().and_then(|g| g.message.clone()),
+        )
         .opt("data", entry.response_summary.clone());
     let mut api = Object::default();
     api.put("operation", entry.endpoint.clone())

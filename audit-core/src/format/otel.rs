@@ -132,7 +132,11 @@ fn attributes(entry: &AuditEntry) -> Vec<Value> {
     a.string("audit.correlation_id", entry.correlation_id.as_deref());
     a.string("audit.tenant", entry.tenant.as_deref());
     if !entry.tags.is_empty() {
-        let tags: Vec<Value> = entry.tags.iter().map(|t| json!({"stringValue": t})).collect();
+        let tags: Vec<Value> = entry
+            .tags
+            .iter()
+            .map(|t| json!({"stringValue": t}))
+            .collect();
         a.put("audit.tags", json!({"arrayValue": {"values": tags}}));
     }
     if let Some(request) = &entry.request {
@@ -147,7 +151,10 @@ fn attributes(entry: &AuditEntry) -> Vec<Value> {
             any_value(&Value::Object(entry.fields.clone())),
         );
     }
-    a.string("audit.response_encoding", entry.response_encoding.as_deref());
+    a.string(
+        "audit.response_encoding",
+        entry.response_encoding.as_deref(),
+    );
     if let Some(operation) = &entry.operation {
         a.string("audit.operation.id", Some(&operation.id.to_string()));
         a.string("audit.operation.stage", Some(&operation.stage));

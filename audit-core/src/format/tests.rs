@@ -35,7 +35,10 @@ fn records_are_single_lines() {
     });
     for format in Format::ALL {
         let text = format.render(&entry);
-        assert!(!text.contains('\n') && !text.contains('\r'), "{format}: {text}");
+        assert!(
+            !text.contains('\n') && !text.contains('\r'),
+            "{format}: {text}"
+        );
         if format.is_json() {
             serde_json::from_str::<Value>(&text).unwrap();
         }

@@ -7,6 +7,8 @@ use crate::error::SinkError;
 pub use crate::json_lines::JsonLines;
 
 mod compose;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "jsonl")]
 pub mod jsonl;
 mod memory;
@@ -14,9 +16,18 @@ mod memory;
 pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(any(feature = "postgres", feature = "nats"))]
+#[cfg(any(
+    feature = "postgres",
+    feature = "nats",
+    feature = "syslog",
+    feature = "http"
+))]
 mod spool;
 mod stdout;
+#[cfg(feature = "syslog")]
+pub mod syslog;
+#[cfg(any(feature = "postgres-rustls", feature = "syslog", feature = "http"))]
+mod tls;
 
 pub use compose::{Fallback, Fanout};
 pub use memory::MemorySink;

@@ -132,41 +132,12 @@ fn native_connector(options: &TlsOptions) -> Result<Tls, SinkError> {
 fn rustls_connector(options: &TlsOptions) -> Result<Tls, SinkError> {
     use std::sync::Arc;
 
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::sink::tls::provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| SinkError::Tls(format!("could not be set up: {e}")))?;
     let config = if options.verifies() {
-        let mut roots = rustls::RootCertStore::empty();
-        match &options.root_cert {
-            Some(path) => {
-                let not_pem = |e: &dyn std::fmt::Display| {
-                    SinkError::Tls(format!("{} is not a PEM certificate: {e}", path.display()))
-                };
-                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| not_pem(&e))?
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| not_pem(&e))?;
-                if certs.is_empty() {
-                    return Err(not_pem(&"no certificate in it"));
-                }
-                for cert in certs {
-                    roots.add(cert).map_err(|e| not_pem(&e))?;
-                }
-            }
-            None => {
-                let system = rustls_native_certs::load_native_certs();
-                let (added, _ignored) = roots.add_parsable_certificates(system.certs);
-                if added == 0 {
-                    return Err(SinkError::Tls(
-                        "no system root certificate found to verify the server: give one with audit_tls_ca / tls_root_cert".into(),
-                    ));
-                }
-            }
-        }
+        let roots = crate::sink::tls::root_store(options.root_cert.as_deref())?;
         builder.with_root_certificates(roots).with_no_client_auth()
     } else {
         builder

@@ -1,0 +1,112 @@
+//! A batch as HTTP request bodies: each entry rendered in the chosen format, an entry too
+//! large cut down with a marker, records grouped under the entry and byte limits, and each
+//! group encoded as NDJSON or a JSON array.
+
+use crate::format::Format;
+
+/// How records are put in one request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// One record per line (`application/x-ndjson`): Vector, Fluent Bit, Splunk HEC `raw`,
+    /// Loki-style collectors, Elastic's `_bulk`-less ingest pipelines.
+    #[default]
+    NdJson,
+    /// One JSON array of records (`application/json`): webhooks, Kubernetes-style receivers,
+    /// Datadog logs intake.
+    JsonArray,
+}
+
+impl Encoding {
+    /// The `Content-Type` of a body.
+    pub fn content_type(self, format: Format) -> &'static str {
+        match (self, format.is_json()) {
+            (Encoding::NdJson, true) => "application/x-ndjson",
+            (Encoding::NdJson, false) => "text/plain; charset=utf-8",
+            (Encoding::JsonArray, _) => "application/json",
+        }
+    }
+}
+
+/// Indexes of `records` grouped so that each group holds at most `max_entries` records and
+/// encodes to at most `max_bytes` (a record larger than that alone is a group of one).
+pub(super) fn groups(
+    records: &[Vec<u8>],
+    max_entries: usize,
+    max_bytes: usize,
+) -> Vec<(usize, usize)> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    let mut bytes = 2; // `[` `]`
+    for (i, record) in records.iter().enumerate() {
+        let size = record.len() + 1; // `\n` or `,`
+        if i > start && (i - start >= max_entries || bytes + size > max_bytes) {
+            groups.push((start, i));
+            start = i;
+            bytes = 2;
+        }
+        bytes += size;
+    }
+    if start < records.len() {
+        groups.push((start, records.len()));
+    }
+    groups
+}
+
+/// One request body of `records`.
+pub(super) fn encode(records: &[Vec<u8>], encoding: Encoding) -> Vec<u8> {
+    let size: usize = records.iter().map(|r| r.len() + 1).sum();
+    let mut body = Vec::with_capacity(size + 2);
+    match encoding {
+        Encoding::NdJson => {
+            for record in records {
+                body.extend_from_slice(record);
+                body.push(b'\n');
+            }
+        }
+        Encoding::JsonArray => {
+            body.push(b'[');
+            for (i, record) in records.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(record);
+            }
+            body.push(b']');
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn groups_respect_both_limits() {
+        let records: Vec<Vec<u8>> = (0..10).map(|_| vec![b'x'; 99]).collect();
+        // 100 bytes a record: 3 fit in 302.
+        assert_eq!(
+            groups(&records, 100, 302),
+            vec![(0, 3), (3, 6), (6, 9), (9, 10)]
+        );
+        assert_eq!(groups(&records, 4, 1 << 20), vec![(0, 4), (4, 8), (8, 10)]);
+        // A record larger than the limit goes alone.
+        let big = vec![vec![b'x'; 10], vec![b'x'; 500], vec![b'x'; 10]];
+        assert_eq!(groups(&big, 100, 100), vec![(0, 1), (1, 2), (2, 3)]);
+        assert!(groups(&[], 10, 10).is_empty());
+    }
+
+    #[test]
+    fn encodings_frame_records() {
+        let records = vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()];
+        assert_eq!(
+            encode(&records, Encoding::NdJson),
+            b"{\"a\":1}\n{\"b\":2}\n"
+        );
+        let array = encode(&records, Encoding::JsonArray);
+        let value: serde_json::Value = serde_json::from_slice(&array).unwrap();
+        assert_eq!(value, json!([{"a": 1}, {"b": 2}]));
+    }
+}

@@ -1,0 +1,152 @@
+//! Connections to the collector: TCP, TLS (rustls) or UDP, and how to tell whether the
+//! collector is still reading.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_rustls::client::TlsStream;
+
+/// How messages travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// RFC 6587 octet counting over TCP (default port 514).
+    Tcp,
+    /// RFC 5425: TLS, octet counting (default port 6514).
+    Tls,
+    /// RFC 5426: one datagram per message (default port 514). Nothing tells a sender that a
+    /// datagram was lost: use it only where the collector offers nothing else.
+    Udp,
+}
+
+impl Transport {
+    /// The port used when the address names none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Transport::Tls => 6514,
+            Transport::Tcp | Transport::Udp => 514,
+        }
+    }
+}
+
+pub(super) enum Connection {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    Udp(UdpSocket),
+}
+
+/// What a look at the connection found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Health {
+    /// Open; nothing to say.
+    Open,
+    /// The collector closed it after reading everything it had been sent.
+    Closed,
+    /// The collector closed it and dropped bytes it had not read (a reset).
+    Reset,
+}
+
+impl Connection {
+    pub async fn open(
+        transport: Transport,
+        address: &str,
+        tls: Option<(&Arc<rustls::ClientConfig>, &str)>,
+        timeout: Duration,
+    ) -> io::Result<Connection> {
+        let timed_out = || {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {timeout:?}"),
+            )
+        };
+        if transport == Transport::Udp {
+            let socket = UdpSocket::bind(if address.starts_with('[') {
+                "[::]:0"
+            } else {
+                "0.0.0.0:0"
+            })
+            .await?;
+            socket.connect(address).await?;
+            return Ok(Connection::Udp(socket));
+        }
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+            .await
+            .map_err(|_| timed_out())??;
+        stream.set_nodelay(true)?;
+        match (transport, tls) {
+            (Transport::Tls, Some((config, server_name))) => {
+                let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
+                    .map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("`{server_name}` is not a TLS server name: {e}"),
+                        )
+                    })?;
+                let connector = tokio_rustls::TlsConnector::from(config.clone());
+                let tls = tokio::time::timeout(timeout, connector.connect(name, stream))
+                    .await
+                    .map_err(|_| timed_out())??;
+                Ok(Connection::Tls(Box::new(tls)))
+            }
+            _ => Ok(Connection::Tcp(stream)),
+        }
+    }
+
+    /// Sends `bytes`: the frames of a batch (TCP, TLS), or one message (UDP).
+    pub async fn send(&mut self, bytes: &[u8], timeout: Duration) -> io::Result<()> {
+        let sent = async {
+            match self {
+                Connection::Tcp(stream) => {
+                    stream.write_all(bytes).await?;
+                    stream.flush().await
+                }
+                Connection::Tls(stream) => {
+                    stream.write_all(bytes).await?;
+                    stream.flush().await
+                }
+                Connection::Udp(socket) => socket.send(bytes).await.map(|_| ()),
+            }
+        };
+        tokio::time::timeout(timeout, sent).await.map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the collector took no bytes for {timeout:?}"),
+            )
+        })?
+    }
+
+    /// Whether the collector still reads, without waiting. A collector never sends on a
+    /// syslog connection, so a readable socket means it closed: with a FIN after reading
+    /// everything, or with a reset (now or when our later bytes reached a closed socket,
+    /// which the socket's pending error tells).
+    pub async fn health(&mut self) -> Health {
+        let mut byte = [0u8; 64];
+        let read = match self {
+            Connection::Udp(_) => return Health::Open,
+            Connection::Tcp(stream) => stream.read(&mut byte).now_or_never(),
+            Connection::Tls(stream) => stream.read(&mut byte).now_or_never(),
+        };
+        match read {
+            None | Some(Ok(1..)) => Health::Open,
+            Some(Err(_)) => Health::Reset,
+            Some(Ok(0)) => {
+                // A reset answering bytes that arrived after the collector's close comes
+                // right behind its FIN.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let stream = match self {
+                    Connection::Tcp(stream) => stream,
+                    Connection::Tls(stream) => stream.get_ref().0,
+                    Connection::Udp(_) => return Health::Open,
+                };
+                match stream.take_error() {
+                    Ok(None) => Health::Closed,
+                    _ => Health::Reset,
+                }
+            }
+        }
+    }
+}
