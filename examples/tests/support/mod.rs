@@ -11,6 +11,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+pub mod rsyslog;
+
 /// A quickstart process serving on `port`.
 pub struct Quickstart {
     child: Child,

@@ -46,7 +46,8 @@ pub(super) enum Health {
     Open,
     /// The collector closed it after reading everything it had been sent.
     Closed,
-    /// The collector closed it and dropped bytes it had not read (a reset).
+    /// The collector closed it and dropped bytes it had not read (a reset, now or in answer
+    /// to bytes that reached it after it closed).
     Reset,
 }
 

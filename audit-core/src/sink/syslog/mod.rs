@@ -7,13 +7,14 @@
 //! text (CEF for ArcSight-style parsers, JSON for the others); facility as configured,
 //! severity by outcome ([`severity`]).
 //!
-//! TCP acknowledges bytes, not messages: a collector that stops keeps what it read and drops
-//! what it had not. So the sink keeps each batch it wrote on a connection for a moment, and
-//! before each write looks whether the collector closed: after reading everything (a clean
-//! close: those batches arrived), or with a reset (it dropped unread bytes: the batches of
-//! that moment are sent again after reconnecting, so an entry may arrive twice, never not at
-//! all). While the collector is away, batches go to a local spool, sent first, in order,
-//! once it is back; reconnection backs off up to 30 s.
+//! TCP acknowledges bytes, not messages: a collector that stops drops what it had not read,
+//! and may drop what it read but had not stored yet. So the sink keeps each batch it wrote on
+//! a connection for a moment ([`confirm_after`](SyslogSinkBuilder::confirm_after), 250 ms),
+//! and before each write looks whether the collector closed the connection (cleanly or with a
+//! reset): the batches of that moment are then sent again after reconnecting, so across a
+//! collector restart an entry may arrive twice (same `id` in the structured data, to
+//! deduplicate on), never not at all. While the collector is away, batches go to a local
+//! spool, sent first, in order, once it is back; reconnection backs off up to 30 s.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -166,12 +167,10 @@ impl SyslogSink {
                 }
                 Vec::new()
             }
-            Health::Closed => {
-                tracing::warn!(target = %self.target(), "the syslog collector closed the connection; reconnecting");
-                self.connection = None;
-                self.unconfirmed.clear();
-                Vec::new()
-            }
+            // A clean close says the collector read every byte, not that it stored every
+            // message it read (rsyslog drops what its queue holds when its shutdown times
+            // out): the batches of the last moment are sent again either way.
+            Health::Closed => self.lost("the collector closed the connection".into()),
             Health::Reset => self.lost("the collector reset the connection".into()),
         }
     }
