@@ -24,7 +24,8 @@ pub enum Command {
     Query {
         #[command(flatten)]
         select: Select,
-        /// Output format.
+        /// Output format: the stored lines, a table, CSV, or the entries in a SIEM's schema
+        /// (otel, ecs, ocsf, cef; see docs/schema.md).
         #[arg(long, value_enum, default_value = "jsonl")]
         format: Format,
         /// At most this many entries.
@@ -180,9 +181,34 @@ impl OperationsView {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
+    /// The entries' own JSON lines, as stored.
     Jsonl,
+    /// An aligned table of the main columns.
     Table,
+    /// CSV of the main columns.
     Csv,
+    /// OpenTelemetry log records (OTLP/JSON), one per line.
+    Otel,
+    /// Elastic Common Schema documents, one per line.
+    Ecs,
+    /// OCSF API Activity (class 6003) events, one per line.
+    Ocsf,
+    /// ArcSight CEF lines.
+    Cef,
+}
+
+impl Format {
+    /// The library's format for the schema outputs.
+    pub fn schema(self) -> Option<audit_core::format::Format> {
+        use audit_core::format::Format as Schema;
+        match self {
+            Format::Otel => Some(Schema::Otel),
+            Format::Ecs => Some(Schema::Ecs),
+            Format::Ocsf => Some(Schema::Ocsf),
+            Format::Cef => Some(Schema::Cef),
+            Format::Jsonl | Format::Table | Format::Csv => None,
+        }
+    }
 }
 
 impl Select {

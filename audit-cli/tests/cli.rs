@@ -383,3 +383,58 @@ fn a_span_past_the_calendar_is_a_usage_error() {
     assert!(stderr.contains("before year 1"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn query_writes_the_entries_in_each_siem_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = generate(dir.path());
+    let path = dir.path().to_str().unwrap();
+    let jsonl = audit(&["query", path, "--user", "alice"]);
+    let stored: Vec<String> = stdout(&jsonl).lines().map(str::to_owned).collect();
+    assert_eq!(
+        stored.len(),
+        all.iter().filter(|e| e.user == "alice").count()
+    );
+    for format in ["otel", "ecs", "ocsf", "cef"] {
+        let output = audit(&["query", path, "--user", "alice", "--format", format]);
+        assert!(
+            output.status.success() || output.status.code() == Some(1),
+            "{format}"
+        );
+        let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), stored.len(), "{format}");
+        for (line, stored) in lines.iter().zip(&stored) {
+            // Each record carries the stored line, so a copy can be verified.
+            let carried = match format {
+                "cef" => {
+                    assert!(line.starts_with("CEF:0|audited|audited|"), "{line}");
+                    let raw = line.split_once(" rawEvent=").unwrap().1;
+                    raw.replace("\\=", "=").replace("\\\\", "\\")
+                }
+                _ => {
+                    let record: Value = serde_json::from_str(line).unwrap();
+                    let carried = match format {
+                        "ecs" => &record["event"]["original"],
+                        "ocsf" => &record["raw_data"],
+                        _ => record["attributes"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|a| a["key"] == "log.record.original")
+                            .map(|a| &a["value"]["stringValue"])
+                            .unwrap(),
+                    };
+                    carried.as_str().unwrap().to_owned()
+                }
+            };
+            assert_eq!(&carried, stored, "{format}");
+        }
+    }
+    let bad = audit(&["query", path, "--format", "leef"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("otel"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -1,4 +1,4 @@
-//! `audit query`: the entries that match, as JSON lines, a table or CSV.
+//! `audit query`: the entries that match, as JSON lines, a table, CSV, or in a SIEM's schema.
 
 use std::io::Write;
 
@@ -52,6 +52,8 @@ fn columns(entry: &Value) -> [String; 9] {
 /// Where matching entries go, by `--format`.
 enum Printer<W: Write> {
     Jsonl(W),
+    /// Each entry in OTel, ECS, OCSF or CEF, one per line.
+    Schema(W, audit_core::format::Format, Vec<u8>),
     Csv(Box<csv::Writer<W>>),
     /// Rows are kept until the widths are known.
     Table(W, Vec<Vec<String>>),
@@ -59,10 +61,13 @@ enum Printer<W: Write> {
 
 impl<W: Write> Printer<W> {
     fn new(format: Format, out: W) -> std::io::Result<Self> {
+        if let Some(schema) = format.schema() {
+            return Ok(Printer::Schema(out, schema, Vec::new()));
+        }
         Ok(match format {
             Format::Jsonl => Printer::Jsonl(out),
             Format::Table => Printer::Table(out, Vec::new()),
-            Format::Csv => {
+            Format::Csv | Format::Otel | Format::Ecs | Format::Ocsf | Format::Cef => {
                 let mut csv = csv_writer(out);
                 csv.write_record(COLUMNS)?;
                 Printer::Csv(Box::new(csv))
@@ -73,6 +78,18 @@ impl<W: Write> Printer<W> {
     fn entry(&mut self, line: &str, entry: &Value) -> std::io::Result<()> {
         match self {
             Printer::Jsonl(out) => writeln!(out, "{line}"),
+            Printer::Schema(out, schema, buf) => {
+                let entry: audit_core::AuditEntry = serde_json::from_str(line).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("a matching line is not an audit entry ({e}), so it cannot be written as {schema}: use --format jsonl to see it"),
+                    )
+                })?;
+                buf.clear();
+                schema.write(&entry, buf);
+                buf.push(b'\n');
+                out.write_all(buf)
+            }
             Printer::Csv(csv) => {
                 let cells = columns(entry);
                 Ok(csv.write_record(cells.iter().map(|c| defuse_formula(c).into_owned()))?)
@@ -86,7 +103,7 @@ impl<W: Write> Printer<W> {
 
     fn finish(self) -> std::io::Result<()> {
         match self {
-            Printer::Jsonl(mut out) => out.flush(),
+            Printer::Jsonl(mut out) | Printer::Schema(mut out, ..) => out.flush(),
             Printer::Csv(mut csv) => csv.flush(),
             Printer::Table(mut out, rows) => {
                 print_table(&COLUMNS, &rows, &mut out)?;

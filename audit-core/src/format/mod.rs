@@ -170,20 +170,6 @@ fn split_addr(addr: &str) -> Option<(IpAddr, Option<u16>)> {
         .map(|ip| (ip, None))
 }
 
-/// This host's name (Linux: `/proc/sys/kernel/hostname`, else `$HOSTNAME`, else
-/// `localhost`), read once: syslog's HOSTNAME, OCSF's local endpoint.
-pub(crate) fn local_hostname() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .map(|name| name.trim().to_owned())
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| "localhost".to_owned())
-    })
-}
-
 /// Whether the call ended well, badly, or is not over, as ECS and OCSF say it.
 fn verdict(outcome: Outcome) -> Verdict {
     match outcome {

@@ -43,7 +43,6 @@ struct State {
 pub struct Receiver {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    task: Arc<tokio::task::JoinHandle<()>>,
 }
 
 impl Receiver {
@@ -58,7 +57,7 @@ impl Receiver {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let task = tokio::spawn(async move {
+        tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
@@ -75,11 +74,7 @@ impl Receiver {
                 });
             }
         });
-        Receiver {
-            addr,
-            state,
-            task: Arc::new(task),
-        }
+        Receiver { addr, state }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -113,11 +108,6 @@ impl Receiver {
             }
         }
         records
-    }
-
-    /// Stops listening (and closes the connections' acceptor).
-    pub fn stop(&self) {
-        self.task.abort();
     }
 }
 

@@ -140,9 +140,7 @@ impl SyslogSinkBuilder {
             }
             _ => None,
         };
-        let hostname = self
-            .hostname
-            .unwrap_or_else(|| crate::format::local_hostname().to_owned());
+        let hostname = self.hostname.unwrap_or_else(|| local_hostname().to_owned());
         let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
         Ok(SyslogSink {
             transport: self.transport,
@@ -168,6 +166,20 @@ impl SyslogSinkBuilder {
             buf: Vec::new(),
         })
     }
+}
+
+/// This host's name (Linux: `/proc/sys/kernel/hostname`, else `$HOSTNAME`, else
+/// `localhost`), read once: syslog's HOSTNAME, OCSF's local endpoint.
+fn local_hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    })
 }
 
 /// `host:port`, `host`, `[v6]:port` or `[v6]` → the host, and the address with a port.
