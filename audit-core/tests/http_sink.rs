@@ -129,8 +129,11 @@ async fn a_503_with_retry_after_is_retried_after_the_wait() {
     let receiver = Receiver::start().await;
     receiver.script([Answer::Unavailable(1), Answer::Unavailable(1)]);
     let spool = tempfile::tempdir().unwrap();
+    // OTLP/HTTP, as an OpenTelemetry Collector's /v1/logs takes it.
     let sink = HttpSink::builder(receiver.url("/v1/logs"))
         .format(Format::Otel)
+        .encoding(Encoding::Otlp)
+        .service("billing")
         .spool_dir(spool.path())
         .open()
         .unwrap();
@@ -147,6 +150,11 @@ async fn a_503_with_retry_after_is_retried_after_the_wait() {
         assert!(waited >= Duration::from_millis(990), "{waited:?}");
     }
     assert_eq!(stats.retries(), 2);
+    let body: Value = serde_json::from_slice(&requests[2].body).unwrap();
+    assert_eq!(
+        body["resourceLogs"][0]["resource"]["attributes"][0],
+        serde_json::json!({"key": "service.name", "value": {"stringValue": "billing"}})
+    );
     let mut seen = BTreeMap::new();
     for record in receiver.accepted_records() {
         let id = record["attributes"]

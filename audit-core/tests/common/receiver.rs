@@ -95,12 +95,20 @@ impl Receiver {
         self.state.lock().unwrap().requests.clone()
     }
 
-    /// The records of the bodies answered 2xx: NDJSON lines or JSON array items.
+    /// The records of the bodies answered 2xx: NDJSON lines, JSON array items, or an OTLP
+    /// request's log records.
     pub fn accepted_records(&self) -> Vec<serde_json::Value> {
         let mut records = Vec::new();
         for request in self.requests().iter().filter(|r| r.status < 300) {
             let body = std::str::from_utf8(&request.body).unwrap();
-            if body.starts_with('[') {
+            if body.starts_with("{\"resourceLogs\"") {
+                let request: serde_json::Value = serde_json::from_str(body).unwrap();
+                for logs in request["resourceLogs"].as_array().unwrap() {
+                    for scope in logs["scopeLogs"].as_array().unwrap() {
+                        records.extend(scope["logRecords"].as_array().unwrap().iter().cloned());
+                    }
+                }
+            } else if body.starts_with('[') {
                 let items: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
                 records.extend(items);
             } else {

@@ -15,6 +15,11 @@ pub enum Encoding {
     /// One JSON array of records (`application/json`): webhooks, Kubernetes-style receivers,
     /// Datadog logs intake.
     JsonArray,
+    /// An OTLP/HTTP JSON `ExportLogsServiceRequest` (`/v1/logs` of an OpenTelemetry
+    /// Collector, Grafana Loki, most observability backends), the records as its
+    /// `logRecords` under a resource whose `service.name` is the sink's service. Takes
+    /// [`Format::Otel`] records.
+    Otlp,
 }
 
 impl Encoding {
@@ -23,7 +28,7 @@ impl Encoding {
         match (self, format.is_json()) {
             (Encoding::NdJson, true) => "application/x-ndjson",
             (Encoding::NdJson, false) => "text/plain; charset=utf-8",
-            (Encoding::JsonArray, _) => "application/json",
+            (Encoding::JsonArray | Encoding::Otlp, _) => "application/json",
         }
     }
 }
@@ -34,16 +39,17 @@ pub(super) fn groups(
     records: &[Vec<u8>],
     max_entries: usize,
     max_bytes: usize,
+    overhead: usize,
 ) -> Vec<(usize, usize)> {
     let mut groups = Vec::new();
     let mut start = 0;
-    let mut bytes = 2; // `[` `]`
+    let mut bytes = overhead;
     for (i, record) in records.iter().enumerate() {
         let size = record.len() + 1; // `\n` or `,`
         if i > start && (i - start >= max_entries || bytes + size > max_bytes) {
             groups.push((start, i));
             start = i;
-            bytes = 2;
+            bytes = overhead;
         }
         bytes += size;
     }
@@ -53,10 +59,33 @@ pub(super) fn groups(
     groups
 }
 
+/// The bytes an OTLP body wraps its records in, before and after.
+fn otlp_envelope(service: &str) -> (Vec<u8>, &'static [u8]) {
+    let resource = serde_json::json!({
+        "attributes": [{"key": "service.name", "value": {"stringValue": service}}]
+    });
+    let scope = serde_json::json!({"name": "audited", "version": env!("CARGO_PKG_VERSION")});
+    let head = format!(
+        r#"{{"resourceLogs":[{{"resource":{resource},"scopeLogs":[{{"scope":{scope},"logRecords":["#
+    );
+    (head.into_bytes(), b"]}]}]}")
+}
+
+/// The bytes a body adds around its records (for the byte limit).
+pub(super) fn overhead(encoding: Encoding, service: &str) -> usize {
+    match encoding {
+        Encoding::NdJson | Encoding::JsonArray => 2,
+        Encoding::Otlp => {
+            let (head, tail) = otlp_envelope(service);
+            head.len() + tail.len()
+        }
+    }
+}
+
 /// One request body of `records`.
-pub(super) fn encode(records: &[Vec<u8>], encoding: Encoding) -> Vec<u8> {
+pub(super) fn encode(records: &[Vec<u8>], encoding: Encoding, service: &str) -> Vec<u8> {
     let size: usize = records.iter().map(|r| r.len() + 1).sum();
-    let mut body = Vec::with_capacity(size + 2);
+    let mut body = Vec::with_capacity(size + overhead(encoding, service));
     match encoding {
         Encoding::NdJson => {
             for record in records {
@@ -74,6 +103,17 @@ pub(super) fn encode(records: &[Vec<u8>], encoding: Encoding) -> Vec<u8> {
             }
             body.push(b']');
         }
+        Encoding::Otlp => {
+            let (head, tail) = otlp_envelope(service);
+            body.extend_from_slice(&head);
+            for (i, record) in records.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(record);
+            }
+            body.extend_from_slice(tail);
+        }
     }
     body
 }
@@ -88,25 +128,40 @@ mod tests {
         let records: Vec<Vec<u8>> = (0..10).map(|_| vec![b'x'; 99]).collect();
         // 100 bytes a record: 3 fit in 302.
         assert_eq!(
-            groups(&records, 100, 302),
+            groups(&records, 100, 302, 2),
             vec![(0, 3), (3, 6), (6, 9), (9, 10)]
         );
-        assert_eq!(groups(&records, 4, 1 << 20), vec![(0, 4), (4, 8), (8, 10)]);
+        assert_eq!(
+            groups(&records, 4, 1 << 20, 2),
+            vec![(0, 4), (4, 8), (8, 10)]
+        );
         // A record larger than the limit goes alone.
         let big = vec![vec![b'x'; 10], vec![b'x'; 500], vec![b'x'; 10]];
-        assert_eq!(groups(&big, 100, 100), vec![(0, 1), (1, 2), (2, 3)]);
-        assert!(groups(&[], 10, 10).is_empty());
+        assert_eq!(groups(&big, 100, 100, 2), vec![(0, 1), (1, 2), (2, 3)]);
+        assert!(groups(&[], 10, 10, 2).is_empty());
     }
 
     #[test]
     fn encodings_frame_records() {
         let records = vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()];
         assert_eq!(
-            encode(&records, Encoding::NdJson),
+            encode(&records, Encoding::NdJson, "svc"),
             b"{\"a\":1}\n{\"b\":2}\n"
         );
-        let array = encode(&records, Encoding::JsonArray);
+        let array = encode(&records, Encoding::JsonArray, "svc");
         let value: serde_json::Value = serde_json::from_slice(&array).unwrap();
         assert_eq!(value, json!([{"a": 1}, {"b": 2}]));
+        let otlp = encode(&records, Encoding::Otlp, "billing");
+        assert_eq!(otlp.len() - 15, overhead(Encoding::Otlp, "billing"));
+        let value: serde_json::Value = serde_json::from_slice(&otlp).unwrap();
+        let logs = &value["resourceLogs"][0];
+        assert_eq!(
+            logs["resource"]["attributes"][0]["value"]["stringValue"],
+            "billing"
+        );
+        assert_eq!(
+            logs["scopeLogs"][0]["logRecords"],
+            json!([{"a": 1}, {"b": 2}])
+        );
     }
 }

@@ -21,6 +21,7 @@ pub struct HttpSinkBuilder {
     url: String,
     pub(super) format: Format,
     pub(super) encoding: Encoding,
+    service: String,
     pub(super) gzip: bool,
     headers: Vec<(String, String)>,
     pub(super) max_batch_entries: usize,
@@ -59,6 +60,7 @@ impl HttpSinkBuilder {
             url: url.into(),
             format: Format::Native,
             encoding: Encoding::NdJson,
+            service: "audited".into(),
             gzip: false,
             headers: Vec::new(),
             max_batch_entries: 1000,
@@ -81,6 +83,12 @@ impl HttpSinkBuilder {
     /// NDJSON (the default) or a JSON array per request.
     pub fn encoding(mut self, encoding: Encoding) -> Self {
         self.encoding = encoding;
+        self
+    }
+
+    /// The `service.name` of OTLP bodies (default `audited`).
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.service = name.into();
         self
     }
 
@@ -178,6 +186,12 @@ impl HttpSinkBuilder {
             value.set_sensitive(true);
             headers.append(name, value);
         }
+        if self.encoding == Encoding::Otlp && self.format != Format::Otel {
+            return Err(SinkError::Invalid(format!(
+                "OTLP bodies hold OpenTelemetry log records: use format otel with encoding otlp, not {}",
+                self.format
+            )));
+        }
         let max_entry_bytes = self.max_entry_bytes.min(self.max_batch_bytes);
         // Plain http:// needs no roots (and a host without a system store must not fail).
         let roots = if uri.scheme_str() == Some("https") || self.tls_ca.is_some() {
@@ -192,6 +206,7 @@ impl HttpSinkBuilder {
             target: super::describe(&self.url),
             format: self.format,
             encoding: self.encoding,
+            service: self.service,
             gzip: self.gzip,
             max_batch_entries: self.max_batch_entries,
             max_batch_bytes: self.max_batch_bytes,

@@ -108,6 +108,7 @@ pub struct HttpSink {
     target: String,
     format: Format,
     encoding: Encoding,
+    service: String,
     gzip: bool,
     max_batch_entries: usize,
     max_batch_bytes: usize,
@@ -166,8 +167,13 @@ impl HttpSink {
             }
             records.push(record);
         }
-        let mut pending: std::collections::VecDeque<(usize, usize)> =
-            batch::groups(&records, self.max_batch_entries, self.max_batch_bytes).into();
+        let mut pending: std::collections::VecDeque<(usize, usize)> = batch::groups(
+            &records,
+            self.max_batch_entries,
+            self.max_batch_bytes,
+            batch::overhead(self.encoding, &self.service),
+        )
+        .into();
         let started = Instant::now();
         let mut backoff = INITIAL_BACKOFF;
         while let Some((start, end)) = pending.pop_front() {
@@ -229,7 +235,7 @@ impl HttpSink {
     }
 
     async fn post(&self, records: &[Vec<u8>]) -> Reply {
-        let body = batch::encode(records, self.encoding);
+        let body = batch::encode(records, self.encoding, &self.service);
         let body = if self.gzip {
             match client::gzip(&body) {
                 Ok(zipped) => zipped,

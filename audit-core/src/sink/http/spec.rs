@@ -5,7 +5,8 @@
 //! | option | meaning | default |
 //! |---|---|---|
 //! | `format` | `native`, `otel`, `ecs`, `ocsf`, `cef` | `native` |
-//! | `encoding` | `ndjson` or `array` (one JSON array per request) | `ndjson` |
+//! | `encoding` | `ndjson`, `array` (one JSON array per request) or `otlp` (an OTLP/HTTP `ExportLogsServiceRequest`, with `format=otel`) | `ndjson` |
+//! | `service` | the OTLP resource's `service.name` | `audited` |
 //! | `gzip` | `true`/`false` | `false` |
 //! | `header.NAME` | a header sent with every request (percent-encoded value) | none |
 //! | `header_file.NAME` | a header whose value is read from a file (a mounted secret) | none |
@@ -36,6 +37,7 @@ pub struct HttpSpec {
     pub encoding: Encoding,
     /// gzip bodies.
     pub gzip: bool,
+    service: Option<String>,
     headers: Vec<(String, HeaderSource)>,
     batch_entries: Option<usize>,
     batch_bytes: Option<usize>,
@@ -79,6 +81,7 @@ impl std::fmt::Display for HttpSpec {
             match self.encoding {
                 Encoding::NdJson => "NDJSON",
                 Encoding::JsonArray => "JSON array",
+                Encoding::Otlp => "OTLP",
             }
         )
     }
@@ -104,6 +107,7 @@ impl HttpSpec {
             format: Format::Native,
             encoding: Encoding::NdJson,
             gzip: false,
+            service: None,
             headers: Vec::new(),
             batch_entries: None,
             batch_bytes: None,
@@ -138,9 +142,10 @@ impl HttpSpec {
                     out.encoding = match value.as_str() {
                         "ndjson" => Encoding::NdJson,
                         "array" | "json" => Encoding::JsonArray,
+                        "otlp" => Encoding::Otlp,
                         _ => {
                             return Err(format!(
-                                "option `encoding` takes ndjson or array, not `{value}`"
+                                "option `encoding` takes ndjson, array or otlp, not `{value}`"
                             ))
                         }
                     }
@@ -161,6 +166,7 @@ impl HttpSpec {
                 "timeout" => out.timeout = Some(duration(key, &value)?),
                 "retry_budget" => out.retry_budget = Some(duration(key, &value)?),
                 "tls_ca" => out.tls_ca = Some(value.into()),
+                "service" => out.service = Some(value),
                 "spool" => out.spool = Some(value.into()),
                 _ => kept.push(pair),
             }
@@ -182,6 +188,9 @@ impl HttpSpec {
             .format(self.format)
             .encoding(self.encoding)
             .gzip(self.gzip);
+        if let Some(service) = &self.service {
+            builder = builder.service(service.clone());
+        }
         for (name, source) in &self.headers {
             let value = match source {
                 HeaderSource::Value(value) => value.clone(),
@@ -257,7 +266,7 @@ mod tests {
                 "https://x/?format=splunk",
                 "native, otel, ecs, ocsf and cef",
             ),
-            ("https://x/?encoding=xml", "ndjson or array"),
+            ("https://x/?encoding=xml", "ndjson, array or otlp"),
             ("https://x/?gzip=maybe", "true or false"),
             ("https://x/?batch_bytes=lots", "whole number"),
             ("https://x/?timeout=soon", "duration"),
