@@ -1,7 +1,8 @@
 //! The quickstart sending to a real rsyslog (started by the test on loopback ports with its
-//! own configuration) over TCP (RFC 6587 octet counting) and TLS (RFC 5425), beside its JSONL
-//! files: every entry arrives once, in the chosen format, carrying the exact line of the
-//! source so a SIEM copy can be verified; rsyslog stopped and restarted mid-run loses nothing.
+//! own configuration) over TCP (RFC 6587 octet counting), TLS (RFC 5425) and RELP (plain and
+//! over TLS with a client certificate), beside its JSONL files: every entry arrives once, in
+//! the chosen format, carrying the exact line of the source so a SIEM copy can be verified;
+//! rsyslog stopped and restarted mid-run loses nothing (and over RELP repeats nothing).
 #![cfg(feature = "syslog")]
 
 mod support;
@@ -164,7 +165,7 @@ fn carried_line(format: &str, msg: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tcp_and_tls_deliver_every_entry_once_in_the_chosen_format() {
+async fn every_transport_delivers_each_entry_once_in_the_chosen_format() {
     let syslog_dir = tempfile::tempdir().unwrap();
     let rsyslog = Rsyslog::start(syslog_dir.path());
     for (transport, port, format) in [
@@ -172,12 +173,14 @@ async fn tcp_and_tls_deliver_every_entry_once_in_the_chosen_format() {
         ("tls", rsyslog.tls_port, "cef"),
         ("tls", rsyslog.tls_port, "ocsf"),
         ("tcp", rsyslog.tcp_port, "native"),
+        ("relp", rsyslog.relp_port, "ecs"),
+        ("relp+tls", rsyslog.relp_tls_port, "cef"),
     ] {
-        let app = format!("qs_{transport}_{format}");
+        let app = format!("qs_{}_{format}", transport.replace('+', "_"));
         let dir = tempfile::tempdir().unwrap();
         let sink = format!(
-            "jsonl:./audit_logs,syslog+{transport}://127.0.0.1:{port}?format={format}&app_name={app}&facility=local4&tls_ca={}&tls_server_name=localhost&spool={}",
-            rsyslog.ca().display(),
+            "jsonl:./audit_logs,syslog+{transport}://127.0.0.1:{port}?format={format}&app_name={app}&facility=local4&{}&spool={}",
+            tls_options(&rsyslog),
             dir.path().join("spool").display()
         );
         let server = Quickstart::start(dir.path(), Some(&sink));
@@ -213,20 +216,33 @@ async fn tcp_and_tls_deliver_every_entry_once_in_the_chosen_format() {
     }
 }
 
-async fn restart_mid_run(transport: &str) {
+/// The TLS options of a sink URL: the run's CA, the server's name, the client certificate.
+fn tls_options(rsyslog: &Rsyslog) -> String {
+    let (cert, key) = rsyslog.client_identity();
+    format!(
+        "tls_ca={}&tls_server_name=localhost&tls_cert={}&tls_key={}",
+        rsyslog.ca().display(),
+        cert.display(),
+        key.display()
+    )
+}
+
+/// Returns how many entries arrived more than once.
+async fn restart_mid_run(transport: &str) -> usize {
     let syslog_dir = tempfile::tempdir().unwrap();
     let mut rsyslog = Rsyslog::start(syslog_dir.path());
-    let port = if transport == "tls" {
-        rsyslog.tls_port
-    } else {
-        rsyslog.tcp_port
+    let port = match transport {
+        "tls" => rsyslog.tls_port,
+        "relp" => rsyslog.relp_port,
+        "relp+tls" => rsyslog.relp_tls_port,
+        _ => rsyslog.tcp_port,
     };
-    let app = format!("restart_{transport}");
+    let app = format!("restart_{}", transport.replace('+', "_"));
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let sink = format!(
-        "jsonl:./audit_logs,syslog+{transport}://127.0.0.1:{port}?format=ecs&app_name={app}&tls_ca={}&tls_server_name=localhost&spool={}",
-        rsyslog.ca().display(),
+        "jsonl:./audit_logs,syslog+{transport}://127.0.0.1:{port}?format=ecs&app_name={app}&{}&spool={}",
+        tls_options(&rsyslog),
         spool.display()
     );
     let server = Arc::new(Quickstart::start(dir.path(), Some(&sink)));
@@ -289,6 +305,7 @@ async fn restart_mid_run(transport: &str) {
     // Nothing is left behind in the spool.
     let left: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
     assert!(left.is_empty(), "{transport}: spool not empty: {left:?}");
+    repeated
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,4 +316,46 @@ async fn rsyslog_restarted_mid_run_loses_nothing_over_tcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rsyslog_restarted_mid_run_loses_nothing_over_tls() {
     restart_mid_run("tls").await;
+}
+
+/// RELP: the collector answers each message, so nothing is sent twice either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsyslog_restarted_mid_run_over_relp_loses_and_repeats_nothing() {
+    assert_eq!(restart_mid_run("relp").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsyslog_restarted_mid_run_over_relp_tls_loses_and_repeats_nothing() {
+    assert_eq!(restart_mid_run("relp+tls").await, 0);
+}
+
+/// A burst far larger than a batch (1024 entries in flight per RELP window) through the
+/// library directly: every entry answered and stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_over_relp_arrives_once() {
+    use audit_core::syslog::{SyslogSink, Transport};
+    let syslog_dir = tempfile::tempdir().unwrap();
+    let rsyslog = Rsyslog::start(syslog_dir.path());
+    let spool = tempfile::tempdir().unwrap();
+    let sink = SyslogSink::builder(Transport::Relp, format!("127.0.0.1:{}", rsyslog.relp_port))
+        .app_name("burst")
+        .spool_dir(spool.path())
+        .open()
+        .unwrap();
+    let stats = sink.stats();
+    let auditor = audit_core::Auditor::builder().build(sink).unwrap();
+    let mut expected = BTreeMap::new();
+    for i in 0..20_000 {
+        let mut entry = AuditEntry::new("burst");
+        entry.fields.insert("i".into(), i.into());
+        expected.insert(entry.id.to_string(), String::new());
+        auditor.record(entry).await.unwrap();
+    }
+    auditor.shutdown().await.unwrap();
+    let messages = received(&rsyslog, "burst", &expected).await;
+    let ids: BTreeSet<&String> = messages.iter().map(|m| &m.sd["id"]).collect();
+    assert_eq!(messages.len(), 20_000);
+    assert_eq!(ids.len(), 20_000);
+    assert_eq!(stats.sent(), 20_000);
+    assert_eq!(stats.spooled_batches(), 0);
 }

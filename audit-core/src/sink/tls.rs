@@ -41,18 +41,32 @@ pub(crate) fn root_store(ca: Option<&Path>) -> Result<rustls::RootCertStore, Sin
     Ok(roots)
 }
 
-/// A client configuration that verifies servers against `roots`.
+/// A client configuration that verifies servers against `roots`, and shows the server the
+/// certificate and key in `identity` (PEM files) when given: mutual TLS, which RFC 5425
+/// collectors and RELP over TLS ask for.
 #[cfg(any(feature = "syslog", feature = "http"))]
 pub(crate) fn verifying_client(
     roots: rustls::RootCertStore,
+    identity: Option<(&Path, &Path)>,
 ) -> Result<rustls::ClientConfig, SinkError> {
+    use rustls::pki_types::PrivateKeyDer;
+
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| SinkError::Tls(format!("could not be set up: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
+        .with_root_certificates(roots);
+    let Some((cert, key)) = identity else {
+        return Ok(builder.with_no_client_auth());
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect())
+        .map_err(|e| SinkError::Tls(format!("{} is not a PEM certificate: {e}", cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| SinkError::Tls(format!("{} is not a PEM private key: {e}", key.display())))?;
+    builder
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| SinkError::Tls(format!("the client certificate cannot be used: {e}")))
 }
 
 /// The ring provider, for settings that build their own verifier.

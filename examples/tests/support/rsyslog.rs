@@ -1,6 +1,7 @@
-//! A real rsyslog (Debian's `rsyslog` and `rsyslog-openssl`), started on loopback ports with a
-//! configuration of its own: plain TCP and TLS (RFC 5425, a CA made for the run) inputs
-//! whose messages it writes, as received, one per line, to a file.
+//! A real rsyslog (Debian's `rsyslog`, `rsyslog-openssl` and `rsyslog-relp`), started on
+//! loopback ports with a configuration of its own: TCP, TLS (RFC 5425, a CA made for the run),
+//! RELP and RELP over TLS (with a client certificate, as librelp asks) inputs whose messages
+//! it writes, as received, one per line, to a file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +12,8 @@ pub struct Rsyslog {
     child: Option<Child>,
     pub tcp_port: u16,
     pub tls_port: u16,
+    pub relp_port: u16,
+    pub relp_tls_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -40,7 +43,7 @@ impl Rsyslog {
     pub fn start(dir: &Path) -> Rsyslog {
         assert!(
             Path::new("/usr/sbin/rsyslogd").exists(),
-            "rsyslogd is missing: apt-get install rsyslog rsyslog-openssl (.ci/run does)"
+            "rsyslogd is missing: apt-get install rsyslog rsyslog-openssl rsyslog-relp (.ci/run does)"
         );
         std::fs::create_dir_all(dir.join("work")).unwrap();
         run(
@@ -101,7 +104,48 @@ impl Rsyslog {
                 "ext.cnf",
             ],
         );
+        run(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/CN=audited-client",
+            ],
+        );
+        std::fs::write(
+            dir.join("client.cnf"),
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
+        run(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "client.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "client.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "client.cnf",
+            ],
+        );
         let (tcp_port, tls_port) = (free_port(), free_port());
+        let (relp_port, relp_tls_port) = (free_port(), free_port());
         let d = dir.display();
         std::fs::write(
             dir.join("rsyslog.conf"),
@@ -114,6 +158,10 @@ input(type="imtcp" port="{tcp_port}" address="127.0.0.1" ruleset="audit")
 input(type="imtcp" port="{tls_port}" address="127.0.0.1" ruleset="audit"
       streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon"
       streamDriver.CAFile="{d}/ca.pem" streamDriver.CertFile="{d}/cert.pem" streamDriver.KeyFile="{d}/key.pem")
+module(load="imrelp")
+input(type="imrelp" port="{relp_port}" address="127.0.0.1" ruleset="audit")
+input(type="imrelp" port="{relp_tls_port}" address="127.0.0.1" ruleset="audit" tls="on"
+      tls.caCert="{d}/ca.pem" tls.myCert="{d}/cert.pem" tls.myPrivKey="{d}/key.pem" tls.authMode="certvalid")
 "#
             ),
         )
@@ -123,6 +171,8 @@ input(type="imtcp" port="{tls_port}" address="127.0.0.1" ruleset="audit"
             child: None,
             tcp_port,
             tls_port,
+            relp_port,
+            relp_tls_port,
         };
         rsyslog.resume();
         rsyslog
@@ -131,6 +181,11 @@ input(type="imtcp" port="{tls_port}" address="127.0.0.1" ruleset="audit"
     /// The CA the server's certificate is signed by.
     pub fn ca(&self) -> PathBuf {
         self.dir.join("ca.pem")
+    }
+
+    /// The client certificate and key RELP over TLS is opened with.
+    pub fn client_identity(&self) -> (PathBuf, PathBuf) {
+        (self.dir.join("client.pem"), self.dir.join("client.key"))
     }
 
     /// Starts rsyslogd (again) and waits until both ports listen.
@@ -147,7 +202,12 @@ input(type="imtcp" port="{tls_port}" address="127.0.0.1" ruleset="audit"
             .unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        for port in [self.tcp_port, self.tls_port] {
+        for port in [
+            self.tcp_port,
+            self.tls_port,
+            self.relp_port,
+            self.relp_tls_port,
+        ] {
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                 assert!(
                     Instant::now() < deadline,

@@ -199,7 +199,7 @@ impl HttpSinkBuilder {
         } else {
             rustls::RootCertStore::empty()
         };
-        let tls = crate::sink::tls::verifying_client(roots)?;
+        let tls = crate::sink::tls::verifying_client(roots, None)?;
         let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
         Ok(HttpSink {
             client: Client::new(uri, headers, self.timeout, tls),

@@ -24,6 +24,7 @@ pub struct SyslogSinkBuilder {
     max_message_bytes: usize,
     tls_ca: Option<PathBuf>,
     tls_server_name: Option<String>,
+    tls_identity: Option<(PathBuf, PathBuf)>,
     timeout: Duration,
     confirm_after: Duration,
     spool_dir: PathBuf,
@@ -42,6 +43,7 @@ impl SyslogSinkBuilder {
             max_message_bytes: 8192,
             tls_ca: None,
             tls_server_name: None,
+            tls_identity: None,
             timeout: Duration::from_secs(5),
             confirm_after: Duration::from_millis(250),
             spool_dir: PathBuf::from("./audit_spool_syslog"),
@@ -95,6 +97,13 @@ impl SyslogSinkBuilder {
         self
     }
 
+    /// The client certificate and private key (PEM files) shown to a collector that asks for
+    /// one (mutual TLS; RELP over TLS always does).
+    pub fn tls_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls_identity = Some((cert.into(), key.into()));
+        self
+    }
+
     /// How long connecting or writing may take (default 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -130,9 +139,13 @@ impl SyslogSinkBuilder {
                 ))
             })?;
         let tls = match self.transport {
-            Transport::Tls => {
+            Transport::Tls | Transport::RelpTls => {
                 let roots = crate::sink::tls::root_store(self.tls_ca.as_deref())?;
-                let config = crate::sink::tls::verifying_client(roots)?;
+                let identity = self
+                    .tls_identity
+                    .as_ref()
+                    .map(|(cert, key)| (cert.as_path(), key.as_path()));
+                let config = crate::sink::tls::verifying_client(roots, identity)?;
                 Some((
                     Arc::new(config),
                     self.tls_server_name.unwrap_or_else(|| host.clone()),

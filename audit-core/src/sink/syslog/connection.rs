@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::client::TlsStream;
+
+use super::relp::Session;
 
 /// How messages travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,11 @@ pub enum Transport {
     /// RFC 5426: one datagram per message (default port 514). Nothing tells a sender that a
     /// datagram was lost: use it only where the collector offers nothing else.
     Udp,
+    /// RELP (rsyslog's `imrelp`, default port 2514): the collector answers each message once
+    /// it has taken it, so nothing is sent twice or lost across its restarts.
+    Relp,
+    /// RELP over TLS.
+    RelpTls,
 }
 
 impl Transport {
@@ -29,14 +36,20 @@ impl Transport {
         match self {
             Transport::Tls => 6514,
             Transport::Tcp | Transport::Udp => 514,
+            Transport::Relp | Transport::RelpTls => 2514,
         }
     }
 }
+
+/// A stream a RELP session runs on: TCP or TLS.
+pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 pub(super) enum Connection {
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
     Udp(UdpSocket),
+    Relp(Session<Box<dyn Stream>>),
 }
 
 /// What a look at the connection found.
@@ -78,8 +91,15 @@ impl Connection {
             .await
             .map_err(|_| timed_out())??;
         stream.set_nodelay(true)?;
+        let relp = |stream: Box<dyn Stream>| async move {
+            tokio::time::timeout(timeout, Session::open(stream))
+                .await
+                .map_err(|_| timed_out())?
+                .map(Connection::Relp)
+        };
         match (transport, tls) {
-            (Transport::Tls, Some((config, server_name))) => {
+            (Transport::Relp, _) => relp(Box::new(stream)).await,
+            (Transport::Tls | Transport::RelpTls, Some((config, server_name))) => {
                 let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
                     .map_err(|e| {
                         io::Error::new(
@@ -91,6 +111,9 @@ impl Connection {
                 let tls = tokio::time::timeout(timeout, connector.connect(name, stream))
                     .await
                     .map_err(|_| timed_out())??;
+                if transport == Transport::RelpTls {
+                    return relp(Box::new(tls)).await;
+                }
                 Ok(Connection::Tls(Box::new(tls)))
             }
             _ => Ok(Connection::Tcp(stream)),
@@ -101,6 +124,9 @@ impl Connection {
     pub async fn send(&mut self, bytes: &[u8], timeout: Duration) -> io::Result<()> {
         let sent = async {
             match self {
+                Connection::Relp(_) => {
+                    Err(io::Error::other("a RELP session sends messages, not bytes"))
+                }
                 Connection::Tcp(stream) => {
                     stream.write_all(bytes).await?;
                     stream.flush().await
@@ -120,6 +146,35 @@ impl Connection {
         })?
     }
 
+    /// Sends `messages` in a RELP session and waits until the collector took each.
+    pub async fn send_relp(&mut self, messages: &[Vec<u8>], timeout: Duration) -> io::Result<()> {
+        let Connection::Relp(session) = self else {
+            return Err(io::Error::other("not a RELP session"));
+        };
+        tokio::time::timeout(timeout, session.send(messages))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the collector answered no RELP transaction for {timeout:?}"),
+                )
+            })?
+    }
+
+    /// Ends the connection politely where the protocol has a way (RELP `close`, TLS
+    /// `close_notify`).
+    pub async fn close(&mut self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, async {
+            match self {
+                Connection::Relp(session) => session.close().await,
+                Connection::Tls(stream) => stream.shutdown().await,
+                Connection::Tcp(stream) => stream.shutdown().await,
+                Connection::Udp(_) => Ok(()),
+            }
+        })
+        .await;
+    }
+
     /// Whether the collector still reads, without waiting. A collector never sends on a
     /// syslog connection, so a readable socket means it closed: with a FIN after reading
     /// everything, or with a reset (now or when our later bytes reached a closed socket,
@@ -128,6 +183,14 @@ impl Connection {
         let mut byte = [0u8; 64];
         let read = match self {
             Connection::Udp(_) => return Health::Open,
+            // Every message was answered before `send` returned: nothing to send again.
+            Connection::Relp(session) => {
+                return if session.ended().await {
+                    Health::Closed
+                } else {
+                    Health::Open
+                }
+            }
             Connection::Tcp(stream) => stream.read(&mut byte).now_or_never(),
             Connection::Tls(stream) => stream.read(&mut byte).now_or_never(),
         };
@@ -141,7 +204,7 @@ impl Connection {
                 let stream = match self {
                     Connection::Tcp(stream) => stream,
                     Connection::Tls(stream) => stream.get_ref().0,
-                    Connection::Udp(_) => return Health::Open,
+                    Connection::Udp(_) | Connection::Relp(_) => return Health::Open,
                 };
                 match stream.take_error() {
                     Ok(None) => Health::Closed,

@@ -1,13 +1,17 @@
 //! The syslog sink, for SIEMs fed by a syslog collector (rsyslog, syslog-ng, Splunk/QRadar/
 //! ArcSight connectors): RFC 5424 messages over TCP with octet-counting framing (RFC 6587),
-//! over TLS (RFC 5425), or over UDP where nothing else is offered.
+//! over TLS (RFC 5425), over RELP (rsyslog's reliable protocol, plain or TLS), or over UDP
+//! where nothing else is offered.
+//!
+//! Over RELP each message is a transaction the collector answers once it took it: a batch is
+//! sent when every answer came, and is sent again whole otherwise; nothing below applies.
 //!
 //! Each message carries the entry's id, outcome and endpoint as structured data
 //! (`[audit@32473 id=… outcome=… endpoint=…]`) and the entry in the chosen [`Format`] as its
 //! text (CEF for ArcSight-style parsers, JSON for the others); facility as configured,
 //! severity by outcome ([`severity`]).
 //!
-//! TCP acknowledges bytes, not messages: a collector that stops drops what it had not read,
+//! Plain TCP acknowledges bytes, not messages: a collector that stops drops what it had not read,
 //! and may drop what it read but had not stored yet. So the sink keeps each batch it wrote on
 //! a connection for a moment ([`confirm_after`](SyslogSinkBuilder::confirm_after), 250 ms),
 //! and before each write looks whether the collector closed the connection (cleanly or with a
@@ -31,6 +35,7 @@ use crate::error::SinkError;
 mod builder;
 mod connection;
 mod message;
+mod relp;
 mod spec;
 
 pub use builder::SyslogSinkBuilder;
@@ -238,12 +243,16 @@ impl SyslogSink {
         let mut message = Vec::with_capacity(1024);
         let mut result = Ok(());
         buf.clear();
+        let relp = matches!(self.transport, Transport::Relp | Transport::RelpTls);
+        let mut messages = Vec::with_capacity(if relp { batch.len() } else { 0 });
         for entry in batch {
             message.clear();
             if message::write(&self.header, entry, &mut message) {
                 self.stats.inner.truncated.fetch_add(1, Ordering::Relaxed);
             }
-            if self.transport == Transport::Udp {
+            if relp {
+                messages.push(message.clone());
+            } else if self.transport == Transport::Udp {
                 result = connection.send(&message, self.timeout).await;
                 if result.is_err() {
                     break;
@@ -252,7 +261,9 @@ impl SyslogSink {
                 message::frame(&message, &mut buf);
             }
         }
-        if self.transport != Transport::Udp && result.is_ok() {
+        if relp {
+            result = connection.send_relp(&messages, self.timeout).await;
+        } else if self.transport != Transport::Udp && result.is_ok() {
             result = connection.send(&buf, self.timeout).await;
         }
         self.buf = buf;
@@ -262,7 +273,8 @@ impl SyslogSink {
                     .inner
                     .sent
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                if self.transport != Transport::Udp {
+                // TCP and TLS only: UDP cannot tell, RELP already told.
+                if matches!(self.transport, Transport::Tcp | Transport::Tls) {
                     self.unconfirmed.push_back((Instant::now(), batch.to_vec()));
                 }
                 Ok(())
@@ -342,6 +354,8 @@ fn transport_name(transport: Transport) -> &'static str {
         Transport::Tcp => "tcp",
         Transport::Tls => "tls",
         Transport::Udp => "udp",
+        Transport::Relp => "relp",
+        Transport::RelpTls => "relp+tls",
     }
 }
 
@@ -373,9 +387,8 @@ impl Sink for SyslogSink {
                 let _ = self.deliver(&again).await;
             }
         }
-        if let Some(Connection::Tls(stream)) = self.connection.as_mut() {
-            let _ = tokio::time::timeout(self.timeout, tokio::io::AsyncWriteExt::shutdown(stream))
-                .await;
+        if let Some(connection) = self.connection.as_mut() {
+            connection.close(self.timeout).await;
         }
         self.connection = None;
         if self.spool.entries() > 0 {

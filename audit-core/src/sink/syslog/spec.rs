@@ -1,4 +1,5 @@
-//! `AUDIT_SINK=syslog+tcp://…`, `syslog+tls://…`, `syslog+udp://…`: the syslog sink's grammar.
+//! `AUDIT_SINK=syslog+tcp://…`, `syslog+tls://…`, `syslog+relp://…`, `syslog+relp+tls://…`,
+//! `syslog+udp://…`: the syslog sink's grammar.
 //!
 //! | option | meaning | default |
 //! |---|---|---|
@@ -7,6 +8,7 @@
 //! | `app_name`, `hostname` | RFC 5424 APP-NAME and HOSTNAME | `audited`, this host |
 //! | `max_message_bytes` | larger entries are cut down with a marker | 8192 |
 //! | `tls_ca`, `tls_server_name` | roots and name the collector's certificate is checked against | system roots, the host |
+//! | `tls_cert`, `tls_key` | the client certificate and key (PEM) for a collector that asks for one | none |
 //! | `spool`, `spool_max_bytes` | where batches wait while the collector is away | `./audit_spool_syslog`, 1 GiB |
 
 use std::path::PathBuf;
@@ -30,6 +32,8 @@ pub struct SyslogSpec {
     max_message_bytes: Option<usize>,
     tls_ca: Option<PathBuf>,
     tls_server_name: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     spool: Option<PathBuf>,
     spool_max_bytes: Option<u64>,
 }
@@ -56,7 +60,9 @@ impl SyslogSpec {
             "syslog+tcp" => Transport::Tcp,
             "syslog+tls" => Transport::Tls,
             "syslog+udp" => Transport::Udp,
-            _ => return Err(format!("unknown syslog transport `{scheme}`: accepted are syslog+tcp, syslog+tls and syslog+udp")),
+            "syslog+relp" => Transport::Relp,
+            "syslog+relp+tls" => Transport::RelpTls,
+            _ => return Err(format!("unknown syslog transport `{scheme}`: accepted are syslog+tcp, syslog+tls, syslog+relp, syslog+relp+tls and syslog+udp")),
         };
         let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
         let address = address.trim_end_matches('/');
@@ -73,6 +79,8 @@ impl SyslogSpec {
             max_message_bytes: None,
             tls_ca: None,
             tls_server_name: None,
+            tls_cert: None,
+            tls_key: None,
             spool: None,
             spool_max_bytes: None,
         };
@@ -103,13 +111,21 @@ impl SyslogSpec {
                 "spool_max_bytes" => out.spool_max_bytes = Some(number(&value)? as u64),
                 "tls_ca" => out.tls_ca = Some(value.into()),
                 "tls_server_name" => out.tls_server_name = Some(value),
+                "tls_cert" => out.tls_cert = Some(value.into()),
+                "tls_key" => out.tls_key = Some(value.into()),
                 "spool" => out.spool = Some(value.into()),
                 _ => {
                     return Err(format!(
-                        "unknown option `{key}`: accepted are format, facility, app_name, hostname, max_message_bytes, tls_ca, tls_server_name, spool and spool_max_bytes"
+                        "unknown option `{key}`: accepted are format, facility, app_name, hostname, max_message_bytes, tls_ca, tls_server_name, tls_cert, tls_key, spool and spool_max_bytes"
                     ))
                 }
             }
+        }
+        if out.tls_cert.is_some() != out.tls_key.is_some() {
+            return Err(
+                "options `tls_cert` and `tls_key` go together: the certificate and its private key"
+                    .into(),
+            );
         }
         Ok(out)
     }
@@ -135,6 +151,9 @@ impl SyslogSpec {
         }
         if let Some(name) = &self.tls_server_name {
             builder = builder.tls_server_name(name.clone());
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            builder = builder.tls_client_cert(cert.clone(), key.clone());
         }
         if let Some(dir) = &self.spool {
             builder = builder.spool_dir(dir.clone());
@@ -173,7 +192,7 @@ mod tests {
     #[test]
     fn bad_specs_say_what_is_accepted() {
         for (spec, needle) in [
-            ("syslog+sctp://x", "syslog+tcp, syslog+tls and syslog+udp"),
+            ("syslog+sctp://x", "syslog+tcp, syslog+tls, syslog+relp"),
             ("syslog+tcp://", "needs the collector"),
             ("syslog+tcp://x?facility=kern", "local0"),
             ("syslog+tcp://x?format=leef", "native, otel"),
