@@ -198,7 +198,14 @@ async fn every_transport_delivers_each_entry_once_in_the_chosen_format() {
                 .get(id)
                 .unwrap_or_else(|| panic!("{app}: {id} is not in the source"));
             // The copy carries the source's exact line: its hash is the chain's.
-            assert_eq!(&carried_line(format, &message.msg), line, "{app}");
+            let carried = carried_line(format, &message.msg);
+            assert_eq!(&carried, line, "{app}");
+            // …which the chain verifies: its SHA-256 is the entry's `chain.hash`.
+            assert_eq!(
+                audit_core::chain::check_line_bytes(carried.as_bytes()),
+                Some(true),
+                "{app}"
+            );
             let entry: AuditEntry = serde_json::from_str(line).unwrap();
             assert_eq!(message.sd["outcome"], entry.outcome.as_str());
             assert_eq!(
