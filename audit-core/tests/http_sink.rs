@@ -124,6 +124,115 @@ async fn json_arrays_of_ecs_documents_split_by_bytes() {
     assert_each_once(&ids, &arrivals(&receiver.accepted_records(), Format::Ecs));
 }
 
+/// A CA and a certificate for `localhost` made by the `openssl` command, and the server's
+/// settings with them.
+fn private_ca(dir: &std::path::Path) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=test-ca",
+        "-days",
+        "1",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "s.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "s.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("cert.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    std::sync::Arc::new(config)
+}
+
+#[tokio::test]
+async fn https_to_an_endpoint_of_a_private_ca() {
+    let certs = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start_tls(private_ca(certs.path())).await;
+    let spool = tempfile::tempdir().unwrap();
+    let sink = HttpSink::builder(receiver.https_url("/ingest"))
+        .tls_ca(certs.path().join("ca.pem"))
+        .format(Format::Ocsf)
+        .spool_dir(spool.path())
+        .open()
+        .unwrap();
+    let ids = record(sink, 30).await;
+    assert_each_once(&ids, &arrivals(&receiver.accepted_records(), Format::Ocsf));
+
+    // Without the CA, the endpoint is not trusted: nothing is sent, everything waits.
+    let spool = tempfile::tempdir().unwrap();
+    let mut untrusted = HttpSink::builder(receiver.https_url("/ingest"))
+        .retry_budget(Duration::from_millis(100))
+        .spool_dir(spool.path())
+        .open()
+        .unwrap();
+    let batch: Vec<AuditEntry> = (0..3).map(entry).collect();
+    untrusted.write(&batch).await.unwrap();
+    assert_eq!(untrusted.spooled(), 3);
+    assert_eq!(receiver.accepted_records().len(), 30);
+}
+
 #[tokio::test]
 async fn a_503_with_retry_after_is_retried_after_the_wait() {
     let receiver = Receiver::start().await;

@@ -1,6 +1,7 @@
 //! A local HTTP receiver for the HTTP sink's tests: a real hyper server on loopback that
 //! records every body it takes (gunzipped) with its headers, and answers as scripted
-//! (503 with `Retry-After`, 413 above a size, 401).
+//! (503 with `Retry-After`, 413 above a size, 401). Shared by the quickstart's HTTP test.
+#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -53,6 +54,16 @@ impl Receiver {
 
     /// Listens on `addr` (a port a sink already points at).
     pub async fn start_on(addr: SocketAddr) -> Receiver {
+        Self::serve(addr, None).await
+    }
+
+    /// Listens on a free loopback port for HTTPS, with this certificate chain and key.
+    pub async fn start_tls(config: Arc<rustls::ServerConfig>) -> Receiver {
+        Self::serve("127.0.0.1:0".parse().unwrap(), Some(config)).await
+    }
+
+    async fn serve(addr: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
@@ -63,14 +74,23 @@ impl Receiver {
                     return;
                 };
                 let state = shared.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
                         let state = state.clone();
                         async move { Ok::<_, std::convert::Infallible>(answer(&state, request).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
         });
@@ -79,6 +99,11 @@ impl Receiver {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The URL by the name the test certificate carries.
+    pub fn https_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr.port())
     }
 
     /// Answers the next requests so, in order; then 200.
