@@ -117,18 +117,28 @@ fn severity(outcome: Outcome) -> u8 {
 /// A header field: `|` and `\` escaped; a line break, which CEF headers cannot hold, becomes a
 /// space (the exact text stays in `rawEvent`).
 fn header(buf: &mut Vec<u8>, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => buf.extend_from_slice(b"\\\\"),
-            '|' => buf.extend_from_slice(b"\\|"),
-            '\r' | '\n' => buf.push(b' '),
-            c => {
-                let mut utf8 = [0u8; 4];
-                buf.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-            }
+    escape(buf, value, |byte| match byte {
+        b'\\' => Some(b"\\\\"),
+        b'|' => Some(b"\\|"),
+        b'\r' | b'\n' => Some(b" "),
+        _ => None,
+    });
+    buf.push(b'|');
+}
+
+/// Appends `value`, replacing the ASCII bytes `special` names; the runs between them are
+/// copied whole (UTF-8 continuation bytes are never ASCII, so no character is split).
+fn escape(buf: &mut Vec<u8>, value: &str, special: impl Fn(u8) -> Option<&'static [u8]>) {
+    let bytes = value.as_bytes();
+    let mut run = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if let Some(replacement) = special(byte) {
+            buf.extend_from_slice(&bytes[run..i]);
+            buf.extend_from_slice(replacement);
+            run = i + 1;
         }
     }
-    buf.push(b'|');
+    buf.extend_from_slice(&bytes[run..]);
 }
 
 fn address(ext: &mut Extension<'_>, addr: &str, ip: &str, port: &str, name: &str) {
@@ -158,19 +168,13 @@ impl Extension<'_> {
         self.first = false;
         self.buf.extend_from_slice(key.as_bytes());
         self.buf.push(b'=');
-        for c in value.chars() {
-            match c {
-                '\\' => self.buf.extend_from_slice(b"\\\\"),
-                '=' => self.buf.extend_from_slice(b"\\="),
-                '\n' => self.buf.extend_from_slice(b"\\n"),
-                '\r' => self.buf.extend_from_slice(b"\\r"),
-                c => {
-                    let mut utf8 = [0u8; 4];
-                    self.buf
-                        .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                }
-            }
-        }
+        escape(self.buf, value, |byte| match byte {
+            b'\\' => Some(b"\\\\"),
+            b'=' => Some(b"\\="),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            _ => None,
+        });
     }
 
     fn opt(&mut self, key: &str, value: Option<&str>) {

@@ -91,7 +91,7 @@ impl Format {
     pub fn to_value(self, entry: &AuditEntry) -> Option<Value> {
         match self {
             Format::Native => serde_json::from_str(&native_line(entry)).ok(),
-            Format::Otel => Some(otel::record(entry)),
+            Format::Otel => serde_json::to_value(otel::record(entry)).ok(),
             Format::Ecs => Some(ecs::document(entry)),
             Format::Ocsf => Some(ocsf::event(entry)),
             Format::Cef => None,
@@ -104,6 +104,10 @@ impl Format {
         match self {
             Format::Native => entry.write_canonical(buf),
             Format::Cef => cef::write(entry, buf),
+            // Writing into a Vec cannot fail.
+            Format::Otel => {
+                let _ = serde_json::to_writer(&mut *buf, &otel::record(entry));
+            }
             json => {
                 if let Some(value) = json.to_value(entry) {
                     // Writing a `Value` into a Vec cannot fail.
