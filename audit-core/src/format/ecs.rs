@@ -1,10 +1,17 @@
 //! Elastic Common Schema (8.x): the document Elasticsearch, Elastic Security and OpenSearch
 //! dashboards expect. Fields without an ECS counterpart go to `labels` (`audit_*`, string
 //! values, as ECS asks of labels), and the canonical line to `event.original`.
+//!
+//! Written through structs that borrow from the entry (fields in sorted order, absent ones
+//! skipped), not a `serde_json::Value` tree: a fifth of the allocations.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::Value;
 
-use super::{duration_nanos, native_line, split_addr, verdict, Object, Verdict};
+use super::{duration_nanos, native_line, split_addr, verdict, Verdict};
 use crate::entry::AuditEntry;
 
 /// The ECS version the documents follow (`ecs.version`).
@@ -13,190 +20,331 @@ pub const ECS_VERSION: &str = "8.11.0";
 /// The `event.dataset` of audit entries.
 const DATASET: &str = "audited.audit";
 
-pub(super) fn document(entry: &AuditEntry) -> Value {
-    let mut doc = Object::default();
-    let timestamp = entry.timestamp.to_string();
-    doc.put("@timestamp", timestamp.clone());
-    doc.nested("ecs", {
-        let mut ecs = Object::default();
-        ecs.put("version", ECS_VERSION);
-        ecs
-    });
-    doc.nested("event", event(entry, timestamp));
-    doc.nested("http", http(entry));
-    doc.nested("url", url(entry));
-    doc.nested("user", {
-        let mut user = Object::default();
-        user.put("name", entry.user.clone());
-        user
-    });
-    if let Some(addr) = &entry.client_addr {
-        doc.nested("client", endpoint(addr));
-    }
-    if let Some(addr) = &entry.peer_addr {
-        doc.nested("source", endpoint(addr));
-    }
-    doc.nested("user_agent", {
-        let mut agent = Object::default();
-        agent.opt("original", entry.user_agent.clone());
-        agent
-    });
-    doc.nested("trace", id_of(entry.trace_id.as_deref()));
-    doc.nested("span", id_of(entry.span_id.as_deref()));
-    doc.nested("error", {
-        let mut error = Object::default();
-        error.opt("message", entry.error.clone());
-        if entry.error.is_some() {
-            error.put("type", entry.outcome.as_str());
-        }
-        error
-    });
-    doc.nested("organization", {
-        let mut organization = Object::default();
-        organization.opt("id", entry.tenant.clone());
-        organization
-    });
-    if !entry.tags.is_empty() {
-        doc.put("tags", entry.tags.clone());
-    }
-    doc.nested("labels", labels(entry));
-    doc.into_value()
+fn is_none_or_empty<T: Empty>(value: &Option<T>) -> bool {
+    value.as_ref().is_none_or(Empty::is_empty)
 }
 
-fn event(entry: &AuditEntry, timestamp: String) -> Object {
-    let mut event = Object::default();
-    event
-        .put("kind", "event")
-        .put(
-            "category",
-            vec![if entry.method.is_some() { "web" } else { "api" }],
-        )
-        .put("type", vec!["access"])
-        .put("action", entry.endpoint.clone())
-        .put("id", entry.id.to_string())
-        .put(
-            "outcome",
-            match verdict(entry.outcome) {
-                Verdict::Success => "success",
-                Verdict::Failure => "failure",
-                Verdict::Unknown => "unknown",
+trait Empty {
+    fn is_empty(&self) -> bool;
+}
+
+#[derive(Serialize)]
+pub(super) struct Document<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<Endpoint<'a>>,
+    ecs: Ecs,
+    #[serde(skip_serializing_if = "is_none_or_empty")]
+    error: Option<Error<'a>>,
+    event: Event<'a>,
+    #[serde(skip_serializing_if = "is_none_or_empty")]
+    http: Option<Http<'a>>,
+    labels: BTreeMap<&'static str, Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization: Option<Id<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<Endpoint<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    span: Option<Id<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<Id<'a>>,
+    #[serde(skip_serializing_if = "is_none_or_empty")]
+    url: Option<Url<'a>>,
+    user: User<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<UserAgent<'a>>,
+}
+
+#[derive(Serialize)]
+struct Ecs {
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Id<'a> {
+    id: &'a str,
+}
+
+#[derive(Serialize)]
+struct User<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct UserAgent<'a> {
+    original: &'a str,
+}
+
+#[derive(Serialize)]
+struct Endpoint<'a> {
+    address: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+}
+
+#[derive(Serialize)]
+struct Error<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+}
+
+impl Empty for Error<'_> {
+    fn is_empty(&self) -> bool {
+        self.message.is_none() && self.kind.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct Event<'a> {
+    action: &'a str,
+    category: [&'static str; 1],
+    dataset: &'static str,
+    duration: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<&'a str>,
+    id: String,
+    kind: &'static str,
+    module: &'static str,
+    original: String,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<u64>,
+    start: &'a str,
+    #[serde(rename = "type")]
+    kinds: [&'static str; 1],
+}
+
+#[derive(Serialize)]
+struct Http<'a> {
+    #[serde(skip_serializing_if = "Empty::is_empty")]
+    request: Request<'a>,
+    #[serde(skip_serializing_if = "Empty::is_empty")]
+    response: Response,
+}
+
+impl Empty for Http<'_> {
+    fn is_empty(&self) -> bool {
+        self.request.is_empty() && self.response.is_empty()
+    }
+}
+
+#[derive(Serialize)]
+struct Body {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+}
+
+impl Empty for Body {
+    fn is_empty(&self) -> bool {
+        self.bytes.is_none() && self.content.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct Request<'a> {
+    #[serde(skip_serializing_if = "Empty::is_empty")]
+    body: Body,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'a str>,
+}
+
+impl Empty for Request<'_> {
+    fn is_empty(&self) -> bool {
+        self.body.is_empty() && self.id.is_none() && self.method.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct Response {
+    #[serde(skip_serializing_if = "Empty::is_empty")]
+    body: Body,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<u16>,
+}
+
+impl Empty for Response {
+    fn is_empty(&self) -> bool {
+        self.body.is_empty() && self.status_code.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct Url<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
+}
+
+impl Empty for Url<'_> {
+    fn is_empty(&self) -> bool {
+        self.original.is_none() && self.path.is_none() && self.query.is_none()
+    }
+}
+
+pub(super) fn document<'a>(entry: &'a AuditEntry, timestamp: &'a str) -> Document<'a> {
+    Document {
+        timestamp: timestamp.to_owned(),
+        client: entry.client_addr.as_deref().map(endpoint),
+        ecs: Ecs {
+            version: ECS_VERSION,
+        },
+        error: Some(Error {
+            message: entry.error.as_deref(),
+            kind: entry.error.is_some().then(|| entry.outcome.as_str()),
+        }),
+        event: event(entry, timestamp),
+        http: Some(Http {
+            request: Request {
+                body: Body {
+                    bytes: entry.request_bytes,
+                    content: entry.request.as_ref().map(Value::to_string),
+                },
+                id: entry.correlation_id.as_deref(),
+                method: entry.method.as_deref(),
             },
-        )
-        .put("duration", duration_nanos(entry))
-        .put("start", timestamp)
-        .put("dataset", DATASET)
-        .put("module", super::PRODUCT)
-        .put("original", native_line(entry));
-    if let Some(chain) = &entry.chain {
-        event.put("sequence", chain.seq);
-        if !chain.hash.is_empty() {
-            event.put("hash", chain.hash.clone());
-        }
-    }
-    event
-}
-
-fn http(entry: &AuditEntry) -> Object {
-    let mut request = Object::default();
-    request.opt("method", entry.method.clone());
-    request.opt("id", entry.correlation_id.clone());
-    let mut body = Object::default();
-    body.opt("bytes", entry.request_bytes);
-    body.opt("content", entry.request.as_ref().map(Value::to_string));
-    request.nested("body", body);
-
-    let mut response = Object::default();
-    response.opt("status_code", entry.status_code);
-    let mut body = Object::default();
-    body.opt("bytes", entry.response_bytes);
-    body.opt(
-        "content",
-        entry.response_summary.as_ref().map(Value::to_string),
-    );
-    response.nested("body", body);
-
-    let mut http = Object::default();
-    http.nested("request", request);
-    http.nested("response", response);
-    http
-}
-
-fn url(entry: &AuditEntry) -> Object {
-    let mut url = Object::default();
-    url.opt("path", entry.path.clone());
-    url.opt("query", entry.query.clone());
-    if let Some(path) = &entry.path {
-        url.put(
-            "original",
-            match &entry.query {
+            response: Response {
+                body: Body {
+                    bytes: entry.response_bytes,
+                    content: entry.response_summary.as_ref().map(Value::to_string),
+                },
+                status_code: entry.status_code,
+            },
+        }),
+        labels: labels(entry),
+        organization: entry.tenant.as_deref().map(|id| Id { id }),
+        source: entry.peer_addr.as_deref().map(endpoint),
+        span: entry.span_id.as_deref().map(|id| Id { id }),
+        tags: &entry.tags,
+        trace: entry.trace_id.as_deref().map(|id| Id { id }),
+        url: Some(Url {
+            original: entry.path.as_ref().map(|path| match &entry.query {
                 Some(query) => format!("{path}?{query}"),
                 None => path.clone(),
-            },
-        );
+            }),
+            path: entry.path.as_deref(),
+            query: entry.query.as_deref(),
+        }),
+        user: User { name: &entry.user },
+        user_agent: entry
+            .user_agent
+            .as_deref()
+            .map(|original| UserAgent { original }),
     }
-    url
+}
+
+fn event<'a>(entry: &'a AuditEntry, timestamp: &'a str) -> Event<'a> {
+    Event {
+        action: &entry.endpoint,
+        category: [if entry.method.is_some() { "web" } else { "api" }],
+        dataset: DATASET,
+        duration: duration_nanos(entry),
+        hash: entry
+            .chain
+            .as_ref()
+            .map(|c| c.hash.as_str())
+            .filter(|h| !h.is_empty()),
+        id: entry.id.to_string(),
+        kind: "event",
+        module: super::PRODUCT,
+        original: native_line(entry),
+        outcome: match verdict(entry.outcome) {
+            Verdict::Success => "success",
+            Verdict::Failure => "failure",
+            Verdict::Unknown => "unknown",
+        },
+        sequence: entry.chain.as_ref().map(|c| c.seq),
+        start: timestamp,
+        kinds: ["access"],
+    }
 }
 
 /// `client`/`source`: `ip` and `port` when the address parses, else `address` only.
-fn endpoint(addr: &str) -> Object {
-    let mut endpoint = Object::default();
-    endpoint.put("address", addr);
-    if let Some((ip, port)) = split_addr(addr) {
-        endpoint.put("ip", ip.to_string());
-        endpoint.opt("port", port);
+fn endpoint(addr: &str) -> Endpoint<'_> {
+    let parsed = split_addr(addr);
+    Endpoint {
+        address: addr,
+        ip: parsed.map(|(ip, _)| ip.to_string()),
+        port: parsed.and_then(|(_, port)| port),
     }
-    endpoint
-}
-
-fn id_of(id: Option<&str>) -> Object {
-    let mut object = Object::default();
-    object.opt("id", id.map(str::to_owned));
-    object
 }
 
 /// What ECS has no field for, as `audit_*` labels with string values.
-fn labels(entry: &AuditEntry) -> Object {
-    let mut labels = Object::default();
-    labels.put("audit_schema_version", entry.v.to_string());
-    labels.put("audit_outcome", entry.outcome.as_str());
-    labels.opt("audit_route", entry.route.clone());
+fn labels<'a>(entry: &'a AuditEntry) -> BTreeMap<&'static str, Cow<'a, str>> {
+    fn borrowed(value: Option<&str>) -> Option<Cow<'_, str>> {
+        value.map(Cow::Borrowed)
+    }
+    let mut labels: BTreeMap<&'static str, Cow<'a, str>> = BTreeMap::new();
+    let mut put = |key: &'static str, value: Option<Cow<'a, str>>| {
+        if let Some(value) = value {
+            labels.insert(key, value);
+        }
+    };
+    put(
+        "audit_schema_version",
+        Some(Cow::Owned(entry.v.to_string())),
+    );
+    put("audit_outcome", Some(Cow::Borrowed(entry.outcome.as_str())));
+    put("audit_route", borrowed(entry.route.as_deref()));
     if !entry.headers.is_empty() {
-        labels.put(
+        put(
             "audit_headers",
-            Value::Object(entry.headers.clone()).to_string(),
+            serde_json::to_string(&entry.headers).ok().map(Cow::Owned),
         );
     }
     if !entry.fields.is_empty() {
-        labels.put(
+        put(
             "audit_fields",
-            Value::Object(entry.fields.clone()).to_string(),
+            serde_json::to_string(&entry.fields).ok().map(Cow::Owned),
         );
     }
-    labels.opt("audit_response_encoding", entry.response_encoding.clone());
+    put(
+        "audit_response_encoding",
+        borrowed(entry.response_encoding.as_deref()),
+    );
     if let Some(grpc) = &entry.grpc {
-        labels.put("audit_grpc_code", grpc.code.to_string());
-        labels.put("audit_grpc_status", grpc.status.clone());
-        labels.opt("audit_grpc_message", grpc.message.clone());
+        put("audit_grpc_code", Some(Cow::Owned(grpc.code.to_string())));
+        put("audit_grpc_status", Some(Cow::Borrowed(&grpc.status)));
+        put("audit_grpc_message", borrowed(grpc.message.as_deref()));
     }
     if let Some(operation) = &entry.operation {
-        labels.put("audit_operation_id", operation.id.to_string());
-        labels.put("audit_operation_stage", operation.stage.clone());
-        labels.opt(
+        put(
+            "audit_operation_id",
+            Some(Cow::Owned(operation.id.to_string())),
+        );
+        put(
+            "audit_operation_stage",
+            Some(Cow::Borrowed(&operation.stage)),
+        );
+        put(
             "audit_operation_parent",
-            operation.parent.map(|p| p.to_string()),
+            operation.parent.map(|p| Cow::Owned(p.to_string())),
         );
-        labels.opt(
+        put(
             "audit_operation_relation",
-            operation.relation.map(|r| r.as_str()),
+            operation.relation.map(|r| Cow::Borrowed(r.as_str())),
         );
-        labels.opt(
+        put(
             "audit_operation_retryable",
-            operation.retryable.map(|r| r.to_string()),
+            operation.retryable.map(|r| Cow::Owned(r.to_string())),
         );
     }
     if let Some(chain) = &entry.chain {
-        labels.put("audit_chain_id", chain.id.to_string());
-        labels.put("audit_chain_prev", chain.prev.clone());
+        put("audit_chain_id", Some(Cow::Owned(chain.id.to_string())));
+        put("audit_chain_prev", Some(Cow::Borrowed(&chain.prev)));
     }
     labels
 }

@@ -26,7 +26,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::entry::{AuditEntry, Outcome};
 
@@ -92,8 +92,11 @@ impl Format {
         match self {
             Format::Native => serde_json::from_str(&native_line(entry)).ok(),
             Format::Otel => serde_json::to_value(otel::record(entry)).ok(),
-            Format::Ecs => Some(ecs::document(entry)),
-            Format::Ocsf => Some(ocsf::event(entry)),
+            Format::Ecs => {
+                let timestamp = entry.timestamp.to_string();
+                serde_json::to_value(ecs::document(entry, &timestamp)).ok()
+            }
+            Format::Ocsf => serde_json::to_value(ocsf::event(entry)).ok(),
             Format::Cef => None,
         }
     }
@@ -108,11 +111,12 @@ impl Format {
             Format::Otel => {
                 let _ = serde_json::to_writer(&mut *buf, &otel::record(entry));
             }
-            json => {
-                if let Some(value) = json.to_value(entry) {
-                    // Writing a `Value` into a Vec cannot fail.
-                    let _ = serde_json::to_writer(&mut *buf, &value);
-                }
+            Format::Ecs => {
+                let timestamp = entry.timestamp.to_string();
+                let _ = serde_json::to_writer(&mut *buf, &ecs::document(entry, &timestamp));
+            }
+            Format::Ocsf => {
+                let _ = serde_json::to_writer(&mut *buf, &ocsf::event(entry));
             }
         }
     }
@@ -188,36 +192,6 @@ enum Verdict {
     Success,
     Failure,
     Unknown,
-}
-
-/// A JSON object built field by field, leaving out absent values.
-#[derive(Default)]
-struct Object(Map<String, Value>);
-
-impl Object {
-    fn put(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
-        self.0.insert(key.to_owned(), value.into());
-        self
-    }
-
-    fn opt<T: Into<Value>>(&mut self, key: &str, value: Option<T>) -> &mut Self {
-        if let Some(value) = value {
-            self.0.insert(key.to_owned(), value.into());
-        }
-        self
-    }
-
-    /// Puts `value` unless it is empty.
-    fn nested(&mut self, key: &str, value: Object) -> &mut Self {
-        if !value.0.is_empty() {
-            self.0.insert(key.to_owned(), Value::Object(value.0));
-        }
-        self
-    }
-
-    fn into_value(self) -> Value {
-        Value::Object(self.0)
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
 //! OCSF (1.3) API Activity, class 6003 of the Application Activity category: the event AWS
 //! Security Lake, Splunk and most OCSF-native SIEMs ingest. What the class has no attribute for
 //! goes to `unmapped`, and the canonical line to `raw_data`.
+//!
+//! Written through structs that borrow from the entry (attributes in sorted order, absent
+//! ones skipped), not a `serde_json::Value` tree.
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-use super::{duration_nanos, epoch_millis, native_line, split_addr, verdict, Object, Verdict};
-use crate::entry::{AuditEntry, Outcome};
+use super::{duration_nanos, epoch_millis, native_line, split_addr, verdict, Verdict};
+use crate::entry::{AuditEntry, Chain, GrpcStatus, OperationInfo, Outcome};
 
 /// The OCSF version the events follow (`metadata.version`).
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -14,7 +18,210 @@ pub const CLASS_UID: u32 = 6003;
 /// Application Activity.
 pub const CATEGORY_UID: u32 = 6;
 
-pub(super) fn event(entry: &AuditEntry) -> Value {
+#[derive(Serialize)]
+pub(super) struct Event<'a> {
+    activity_id: u32,
+    activity_name: &'static str,
+    actor: Actor<'a>,
+    api: Api<'a>,
+    category_name: &'static str,
+    category_uid: u32,
+    class_name: &'static str,
+    class_uid: u32,
+    duration: i64,
+    end_time: i64,
+    #[serde(skip_serializing_if = "HttpRequest::is_empty")]
+    http_request: HttpRequest<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_response: Option<HttpResponse>,
+    message: &'a str,
+    metadata: Metadata<'a>,
+    raw_data: String,
+    severity: &'static str,
+    severity_id: u32,
+    src_endpoint: SrcEndpoint<'a>,
+    start_time: i64,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_detail: Option<&'a str>,
+    status_id: u32,
+    time: i64,
+    /// `time` is whole milliseconds; `time_dt` keeps the entry's microseconds.
+    time_dt: String,
+    type_name: String,
+    type_uid: u32,
+    unmapped: Unmapped<'a>,
+}
+
+#[derive(Serialize)]
+struct Actor<'a> {
+    user: Name<'a>,
+}
+
+#[derive(Serialize)]
+struct Name<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Api<'a> {
+    operation: &'a str,
+    request: ApiRequest<'a>,
+    #[serde(skip_serializing_if = "ApiResponse::is_empty")]
+    response: ApiResponse<'a>,
+}
+
+#[derive(Serialize)]
+struct ApiRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    uid: String,
+}
+
+#[derive(Serialize)]
+struct ApiResponse<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+impl ApiResponse<'_> {
+    fn is_empty(&self) -> bool {
+        self.code.is_none()
+            && self.data.is_none()
+            && self.error.is_none()
+            && self.error_message.is_none()
+            && self.message.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    name: &'a str,
+    value: std::borrow::Cow<'a, str>,
+}
+
+#[derive(Serialize)]
+struct HttpRequest<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    http_headers: Vec<Header<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Url::is_empty")]
+    url: Url<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
+}
+
+impl HttpRequest<'_> {
+    fn is_empty(&self) -> bool {
+        self.http_headers.is_empty()
+            && self.http_method.is_none()
+            && self.length.is_none()
+            && self.uid.is_none()
+            && self.url.is_empty()
+            && self.user_agent.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct Url<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_string: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url_string: Option<String>,
+}
+
+impl Url<'_> {
+    fn is_empty(&self) -> bool {
+        self.path.is_none() && self.query_string.is_none() && self.url_string.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct HttpResponse {
+    code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_uid: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    labels: &'a [String],
+    log_name: &'static str,
+    product: Product,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_uid: Option<&'a str>,
+    uid: String,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Product {
+    name: &'static str,
+    vendor_name: &'static str,
+    version: &'static str,
+}
+
+/// The client (else the socket peer); a call with neither (a function, a job) came from
+/// inside the process: `local`.
+#[derive(Serialize)]
+struct SrcEndpoint<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+}
+
+/// The entry's fields that API Activity has no attribute for, under their own names.
+#[derive(Serialize)]
+struct Unmapped<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain: Option<&'a Chain>,
+    duration_seconds: f64,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    fields: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc: Option<&'a GrpcStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a OperationInfo>,
+    outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer_addr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_encoding: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    span_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
+    v: u32,
+}
+
+pub(super) fn event(entry: &AuditEntry) -> Event<'_> {
     let (activity_id, activity_name) = activity(entry.method.as_deref());
     let (severity_id, severity) = severity(entry.outcome);
     let (status_id, status) = match verdict(entry.outcome) {
@@ -24,45 +231,80 @@ pub(super) fn event(entry: &AuditEntry) -> Value {
     };
     let time = epoch_millis(entry);
     let duration_ms = (duration_nanos(entry) / 1_000_000) as i64;
-
-    let mut event = Object::default();
-    event
-        .put("class_uid", CLASS_UID)
-        .put("class_name", "API Activity")
-        .put("category_uid", CATEGORY_UID)
-        .put("category_name", "Application Activity")
-        .put("activity_id", activity_id)
-        .put("activity_name", activity_name)
-        .put("type_uid", CLASS_UID * 100 + activity_id)
-        .put("type_name", format!("API Activity: {activity_name}"))
-        .put("severity_id", severity_id)
-        .put("severity", severity)
-        .put("status_id", status_id)
-        .put("status", status)
-        .opt("status_code", entry.status_code.map(|s| s.to_string()))
-        .opt("status_detail", entry.error.clone())
-        .put("time", time)
-        // `time` is whole milliseconds; `time_dt` keeps the entry's microseconds.
-        .put("time_dt", entry.timestamp.to_string())
-        .put("start_time", time)
-        .put("end_time", time + duration_ms)
-        .put("duration", duration_ms)
-        .put("message", entry.endpoint.clone())
-        .put("metadata", metadata(entry))
-        .put("actor", json!({"user": {"name": entry.user}}))
-        .put("api", api(entry))
-        .nested("http_request", http_request(entry))
-        .put("src_endpoint", src_endpoint(entry))
-        .put("unmapped", unmapped(entry))
-        .put("raw_data", native_line(entry));
-    if let Some(status) = entry.status_code {
-        let mut response = Object::default();
-        response
-            .put("code", status)
-            .opt("length", entry.response_bytes);
-        event.nested("http_response", response);
+    Event {
+        activity_id,
+        activity_name,
+        actor: Actor {
+            user: Name { name: &entry.user },
+        },
+        api: Api {
+            operation: &entry.endpoint,
+            request: ApiRequest {
+                data: entry.request.as_ref(),
+                uid: entry.id.to_string(),
+            },
+            response: ApiResponse {
+                code: entry.status_code,
+                data: entry.response_summary.as_ref(),
+                error: entry.grpc.as_ref().map(|g| g.status.as_str()),
+                error_message: entry.error.as_deref(),
+                message: entry.grpc.as_ref().and_then(|g| g.message.as_deref()),
+            },
+        },
+        category_name: "Application Activity",
+        category_uid: CATEGORY_UID,
+        class_name: "API Activity",
+        class_uid: CLASS_UID,
+        duration: duration_ms,
+        end_time: time + duration_ms,
+        http_request: http_request(entry),
+        http_response: entry.status_code.map(|code| HttpResponse {
+            code,
+            length: entry.response_bytes,
+        }),
+        message: &entry.endpoint,
+        metadata: Metadata {
+            correlation_uid: entry.correlation_id.as_deref(),
+            labels: &entry.tags,
+            log_name: "audit",
+            product: Product {
+                name: super::PRODUCT,
+                vendor_name: super::PRODUCT,
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            sequence: entry.chain.as_ref().map(|c| c.seq),
+            tenant_uid: entry.tenant.as_deref(),
+            uid: entry.id.to_string(),
+            version: OCSF_VERSION,
+        },
+        raw_data: native_line(entry),
+        severity,
+        severity_id,
+        src_endpoint: src_endpoint(entry),
+        start_time: time,
+        status,
+        status_code: entry.status_code.map(|s| s.to_string()),
+        status_detail: entry.error.as_deref(),
+        status_id,
+        time,
+        time_dt: entry.timestamp.to_string(),
+        type_name: format!("API Activity: {activity_name}"),
+        type_uid: CLASS_UID * 100 + activity_id,
+        unmapped: Unmapped {
+            chain: entry.chain.as_ref(),
+            duration_seconds: entry.duration_seconds,
+            fields: &entry.fields,
+            grpc: entry.grpc.as_ref(),
+            operation: entry.operation.as_ref(),
+            outcome: entry.outcome,
+            peer_addr: entry.client_addr.as_ref().and(entry.peer_addr.as_deref()),
+            response_encoding: entry.response_encoding.as_deref(),
+            route: entry.route.as_deref(),
+            span_id: entry.span_id.as_deref(),
+            trace_id: entry.trace_id.as_deref(),
+            v: entry.v,
+        },
     }
-    event.into_value()
 }
 
 /// CRUD by method: POST creates, GET/HEAD read, PUT/PATCH update, DELETE deletes; anything
@@ -87,138 +329,52 @@ fn severity(outcome: Outcome) -> (u32, &'static str) {
     }
 }
 
-fn metadata(entry: &AuditEntry) -> Value {
-    let mut metadata = Object::default();
-    metadata
-        .put("version", OCSF_VERSION)
-        .put(
-            "product",
-            json!({
-                "name": super::PRODUCT,
-                "vendor_name": super::PRODUCT,
-                "version": env!("CARGO_PKG_VERSION"),
-            }),
-        )
-        .put("uid", entry.id.to_string())
-        .put("log_name", "audit")
-        .opt("correlation_uid", entry.correlation_id.clone())
-        .opt("tenant_uid", entry.tenant.clone());
-    if !entry.tags.is_empty() {
-        metadata.put("labels", entry.tags.clone());
-    }
-    if let Some(chain) = &entry.chain {
-        metadata.put("sequence", chain.seq);
-    }
-    metadata.into_value()
-}
-
-fn api(entry: &AuditEntry) -> Value {
-    let mut request = Object::default();
-    request
-        .put("uid", entry.id.to_string())
-        .opt("data", entry.request.clone());
-    let mut response = Object::default();
-    response
-        .opt("code", entry.status_code)
-        .opt("error", entry.grpc.as_ref().map(|g| g.status.clone()))
-        .opt("error_message", entry.error.clone())
-        .opt(
-            "message",
-            entry.grpc.as_ref().and_then(|g| g.message.clone()),
-        )
-        .opt("data", entry.response_summary.clone());
-    let mut api = Object::default();
-    api.put("operation", entry.endpoint.clone())
-        .put("request", request.into_value())
-        .nested("response", response);
-    api.into_value()
-}
-
-fn http_request(entry: &AuditEntry) -> Object {
-    let mut http = Object::default();
-    let mut url = Object::default();
-    url.opt("path", entry.path.clone())
-        .opt("query_string", entry.query.clone());
-    if let Some(path) = &entry.path {
-        url.put(
-            "url_string",
-            match &entry.query {
+fn http_request(entry: &AuditEntry) -> HttpRequest<'_> {
+    HttpRequest {
+        http_headers: entry
+            .headers
+            .iter()
+            .map(|(name, value)| Header {
+                name,
+                value: match value {
+                    Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                    other => std::borrow::Cow::Owned(other.to_string()),
+                },
+            })
+            .collect(),
+        http_method: entry.method.as_deref(),
+        length: entry.request_bytes,
+        uid: entry.correlation_id.as_deref(),
+        url: Url {
+            path: entry.path.as_deref(),
+            query_string: entry.query.as_deref(),
+            url_string: entry.path.as_ref().map(|path| match &entry.query {
                 Some(query) => format!("{path}?{query}"),
                 None => path.clone(),
-            },
-        );
+            }),
+        },
+        user_agent: entry.user_agent.as_deref(),
     }
-    let headers: Vec<Value> = entry
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            let value = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            json!({"name": name, "value": value})
-        })
-        .collect();
-    http.opt("http_method", entry.method.clone())
-        .nested("url", url)
-        .opt("user_agent", entry.user_agent.clone())
-        .opt("uid", entry.correlation_id.clone())
-        .opt("length", entry.request_bytes);
-    if !headers.is_empty() {
-        http.put("http_headers", headers);
-    }
-    http
 }
 
-/// The client (else the socket peer); a call with neither (a function, a job) came from
-/// inside the process: `local`.
-fn src_endpoint(entry: &AuditEntry) -> Value {
-    let mut endpoint = Object::default();
+fn src_endpoint(entry: &AuditEntry) -> SrcEndpoint<'_> {
     match entry.client_addr.as_deref().or(entry.peer_addr.as_deref()) {
         Some(addr) => match split_addr(addr) {
-            Some((ip, port)) => {
-                endpoint.put("ip", ip.to_string()).opt("port", port);
-            }
-            None => {
-                endpoint.put("name", addr);
-            }
+            Some((ip, port)) => SrcEndpoint {
+                ip: Some(ip.to_string()),
+                name: None,
+                port,
+            },
+            None => SrcEndpoint {
+                ip: None,
+                name: Some(addr),
+                port: None,
+            },
         },
-        None => {
-            endpoint.put("name", "local");
-        }
+        None => SrcEndpoint {
+            ip: None,
+            name: Some("local"),
+            port: None,
+        },
     }
-    endpoint.into_value()
-}
-
-/// The entry's fields that API Activity has no attribute for, under their own names.
-fn unmapped(entry: &AuditEntry) -> Value {
-    let mut unmapped = Map::new();
-    let mut put = |key: &str, value: Value| {
-        if !value.is_null() {
-            unmapped.insert(key.to_owned(), value);
-        }
-    };
-    put("v", json!(entry.v));
-    put("outcome", json!(entry.outcome));
-    put("duration_seconds", json!(entry.duration_seconds));
-    put("route", json!(entry.route));
-    if entry.client_addr.is_some() {
-        put("peer_addr", json!(entry.peer_addr));
-    }
-    put("trace_id", json!(entry.trace_id));
-    put("span_id", json!(entry.span_id));
-    if !entry.fields.is_empty() {
-        put("fields", Value::Object(entry.fields.clone()));
-    }
-    put("response_encoding", json!(entry.response_encoding));
-    if let Some(grpc) = &entry.grpc {
-        put("grpc", json!(grpc));
-    }
-    if let Some(operation) = &entry.operation {
-        put("operation", json!(operation));
-    }
-    if let Some(chain) = &entry.chain {
-        put("chain", json!(chain));
-    }
-    Value::Object(unmapped)
 }
