@@ -176,3 +176,118 @@ async fn a_collector_away_at_first_gets_the_spool_first_and_everything_once() {
     assert!(stats.replayed_batches() > 0);
     assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
 }
+
+/// A RELP collector of the test's own: its first session takes the `open` and then dies
+/// without answering (or storing) the messages it reads; later sessions answer and store
+/// everything.
+async fn flaky_relp_collector(
+    listener: tokio::net::TcpListener,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use tokio::io::AsyncWriteExt;
+    let stored = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = stored.clone();
+    tokio::spawn(async move {
+        let mut sessions = 0;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            sessions += 1;
+            let stored = keep.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let mut chunk = [0u8; 8192];
+                    let n = stream.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    // Frames: TXNR SP COMMAND SP LEN [SP DATA] LF.
+                    loop {
+                        let text = String::from_utf8_lossy(&buf).into_owned();
+                        let mut parts = text.splitn(4, ' ');
+                        let (Some(txnr), Some(command), Some(rest)) =
+                            (parts.next(), parts.next(), parts.next())
+                        else {
+                            break;
+                        };
+                        let len: usize = rest
+                            .trim_end()
+                            .split('\n')
+                            .next()
+                            .unwrap_or("")
+                            .parse()
+                            .unwrap_or(0);
+                        let header = txnr.len()
+                            + command.len()
+                            + rest.split([' ', '\n']).next().unwrap().len()
+                            + 2;
+                        let total = header + if len > 0 { 1 + len } else { 0 } + 1;
+                        if buf.len() < total {
+                            break;
+                        }
+                        let data = String::from_utf8_lossy(&buf[header + 1..header + 1 + len])
+                            .into_owned();
+                        buf.drain(..total);
+                        let answer = match command {
+                            "open" => "200 OK\nrelp_version=0\ncommands=syslog".to_owned(),
+                            "syslog" if sessions == 1 => return, // dies unanswered
+                            "syslog" => {
+                                stored.lock().unwrap().push(data);
+                                "200 OK".to_owned()
+                            }
+                            _ => String::new(),
+                        };
+                        let frame = format!("{txnr} rsp {} {answer}\n", answer.len());
+                        stream.write_all(frame.as_bytes()).await.unwrap();
+                    }
+                }
+            });
+        }
+    });
+    stored
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relp_session_that_dies_mid_replay_keeps_the_spool_exact() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let sink = SyslogSink::builder(Transport::Relp, addr.to_string())
+        .timeout(Duration::from_secs(2))
+        .spool_dir(spool.path())
+        .open()
+        .unwrap();
+    let auditor = Auditor::builder().batch_size(10).build(sink).unwrap();
+    let sent = entries(60);
+    for entry in &sent[..30] {
+        auditor.record(entry.clone()).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while auditor.stats().spooled < 30 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            auditor.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stored = flaky_relp_collector(tokio::net::TcpListener::bind(addr).await.unwrap()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for entry in &sent[30..] {
+        auditor.record(entry.clone()).await.unwrap();
+    }
+    auditor.shutdown().await.unwrap();
+    let ids: Vec<String> = stored
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| m.split("id=\"").nth(1).unwrap()[..36].to_owned())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "nothing twice");
+    assert_eq!(ids.len(), 60, "nothing lost");
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+}

@@ -300,20 +300,44 @@ impl SyslogSink {
         Ok(())
     }
 
-    /// Sends the spooled batches, oldest first; stops at the first that fails.
+    /// Sends the spooled batches, oldest first, several files at a time (a collector back
+    /// after an outage finds thousands of one-entry files); stops at the first send that
+    /// fails. What it returns then is what the connection had not confirmed: the chunk that
+    /// failed stays in its files.
     async fn replay(&mut self) -> Result<(), Vec<AuditEntry>> {
+        const CHUNK: usize = 1024;
         let files = self.spool.files().unwrap_or_default();
-        for file in files {
-            let Some(batch) = self.spool.take(&file) else {
+        let mut files = files.into_iter().peekable();
+        while files.peek().is_some() {
+            let mut chunk = Vec::new();
+            let mut taken = Vec::new();
+            while chunk.len() < CHUNK {
+                let Some(file) = files.next() else { break };
+                if let Some(batch) = self.spool.take(&file) {
+                    taken.push((file, batch.len()));
+                    chunk.extend(batch);
+                }
+            }
+            if chunk.is_empty() {
                 continue;
-            };
-            self.send(&batch).await?;
-            self.spool.sent(&file, batch.len());
+            }
+            if let Err(mut lost) = self.send(&chunk).await {
+                // `send` hands back the chunk after what was unconfirmed; the files keep it.
+                lost.truncate(lost.len().saturating_sub(chunk.len()));
+                return Err(lost);
+            }
+            for (file, entries) in &taken {
+                self.spool.sent(file, *entries);
+            }
             self.stats
                 .inner
                 .replayed_batches
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::info!(file = %file.display(), entries = batch.len(), "sent a spooled audit batch to the syslog collector");
+                .fetch_add(taken.len() as u64, Ordering::Relaxed);
+            tracing::info!(
+                files = taken.len(),
+                entries = chunk.len(),
+                "sent spooled audit entries to the syslog collector"
+            );
         }
         Ok(())
     }

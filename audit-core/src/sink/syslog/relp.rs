@@ -9,7 +9,9 @@
 use std::collections::BTreeSet;
 use std::io;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::connection::Stream;
 
 /// What the session offers when it opens.
 const OFFERS: &str = concat!(
@@ -102,7 +104,7 @@ fn parse(buf: &[u8]) -> io::Result<Option<(Frame, usize)>> {
     )))
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+impl<S: Stream> Session<S> {
     /// Opens a session on `stream`: offers `syslog` and checks the collector takes it.
     pub async fn open(stream: S) -> io::Result<Session<S>> {
         let mut session = Session {
@@ -155,6 +157,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 return Ok(frame);
             }
             let mut chunk = [0u8; 4096];
+            self.stream.quickack();
             let n = self.stream.read(&mut chunk).await?;
             if n == 0 {
                 return Err(io::Error::new(
