@@ -231,6 +231,10 @@ impl<S: Stream> Session<S> {
 mod tests {
     use super::*;
 
+    impl Stream for tokio::io::DuplexStream {
+        fn quickack(&self) {}
+    }
+
     #[test]
     fn frames_parse_with_and_without_data() {
         let (frame, used) = parse(b"7 rsp 6 200 OK\nrest").unwrap().unwrap();
