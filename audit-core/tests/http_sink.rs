@@ -461,3 +461,27 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
         self.clone()
     }
 }
+
+#[tokio::test]
+async fn splunk_hec_events_wrap_each_record() {
+    let receiver = Receiver::start().await;
+    let spool = tempfile::tempdir().unwrap();
+    let sink = HttpSink::builder(receiver.url("/services/collector/event"))
+        .header(
+            "Authorization",
+            "Splunk 11111111-2222-3333-4444-555555555555",
+        )
+        .format(Format::Ecs)
+        .encoding(Encoding::SplunkEvent)
+        .spool_dir(spool.path())
+        .open()
+        .unwrap();
+    let ids = record(sink, 40).await;
+    let events = receiver.accepted_records();
+    for event in &events {
+        assert_eq!(event["sourcetype"], "audited:ecs");
+        assert!(event["time"].as_f64().unwrap() > 1.7e9);
+    }
+    let documents: Vec<Value> = events.iter().map(|e| e["event"].clone()).collect();
+    assert_each_once(&ids, &arrivals(&documents, Format::Ecs));
+}

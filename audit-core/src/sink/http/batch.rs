@@ -20,6 +20,10 @@ pub enum Encoding {
     /// `logRecords` under a resource whose `service.name` is the sink's service. Takes
     /// [`Format::Otel`] records.
     Otlp,
+    /// Splunk HTTP Event Collector events (`/services/collector/event`): each record wrapped
+    /// as `{"time":…,"source":"audited","sourcetype":"audited:<format>","event":…}`, one per
+    /// line; a CEF record travels as a string.
+    SplunkEvent,
 }
 
 impl Encoding {
@@ -28,7 +32,7 @@ impl Encoding {
         match (self, format.is_json()) {
             (Encoding::NdJson, true) => "application/x-ndjson",
             (Encoding::NdJson, false) => "text/plain; charset=utf-8",
-            (Encoding::JsonArray | Encoding::Otlp, _) => "application/json",
+            (Encoding::JsonArray | Encoding::Otlp | Encoding::SplunkEvent, _) => "application/json",
         }
     }
 }
@@ -59,6 +63,33 @@ pub(super) fn groups(
     groups
 }
 
+/// A record as a Splunk HEC event of the entry that started at `timestamp`.
+pub(super) fn splunk_event(
+    record: Vec<u8>,
+    format: Format,
+    timestamp: time::OffsetDateTime,
+) -> Vec<u8> {
+    let mut event = Vec::with_capacity(record.len() + 96);
+    let micros = timestamp.unix_timestamp_nanos() / 1000;
+    event.extend_from_slice(
+        format!(
+            r#"{{"time":{}.{:06},"source":"audited","sourcetype":"audited:{format}","event":"#,
+            micros.div_euclid(1_000_000),
+            micros.rem_euclid(1_000_000)
+        )
+        .as_bytes(),
+    );
+    if format.is_json() {
+        event.extend_from_slice(&record);
+    } else {
+        let text = String::from_utf8_lossy(&record);
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut event, &text);
+    }
+    event.push(b'}');
+    event
+}
+
 /// The bytes an OTLP body wraps its records in, before and after.
 fn otlp_envelope(service: &str) -> (Vec<u8>, &'static [u8]) {
     let resource = serde_json::json!({
@@ -74,7 +105,7 @@ fn otlp_envelope(service: &str) -> (Vec<u8>, &'static [u8]) {
 /// The bytes a body adds around its records (for the byte limit).
 pub(super) fn overhead(encoding: Encoding, service: &str) -> usize {
     match encoding {
-        Encoding::NdJson | Encoding::JsonArray => 2,
+        Encoding::NdJson | Encoding::JsonArray | Encoding::SplunkEvent => 2,
         Encoding::Otlp => {
             let (head, tail) = otlp_envelope(service);
             head.len() + tail.len()
@@ -87,7 +118,7 @@ pub(super) fn encode(records: &[Vec<u8>], encoding: Encoding, service: &str) -> 
     let size: usize = records.iter().map(|r| r.len() + 1).sum();
     let mut body = Vec::with_capacity(size + overhead(encoding, service));
     match encoding {
-        Encoding::NdJson => {
+        Encoding::NdJson | Encoding::SplunkEvent => {
             for record in records {
                 body.extend_from_slice(record);
                 body.push(b'\n');
@@ -163,5 +194,19 @@ mod tests {
             logs["scopeLogs"][0]["logRecords"],
             json!([{"a": 1}, {"b": 2}])
         );
+    }
+
+    #[test]
+    fn splunk_events_wrap_json_and_text_records() {
+        let at = time::macros::datetime!(2026-02-07 08:30:45.123456 UTC);
+        let event = splunk_event(b"{\"a\":1}".to_vec(), Format::Ecs, at);
+        let value: serde_json::Value = serde_json::from_slice(&event).unwrap();
+        assert_eq!(
+            value,
+            json!({"time": 1770453045.123456, "source": "audited", "sourcetype": "audited:ecs", "event": {"a": 1}})
+        );
+        let event = splunk_event(b"CEF:0|a|b".to_vec(), Format::Cef, at);
+        let value: serde_json::Value = serde_json::from_slice(&event).unwrap();
+        assert_eq!(value["event"], "CEF:0|a|b");
     }
 }

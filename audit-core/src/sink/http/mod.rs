@@ -165,7 +165,7 @@ impl HttpSink {
             if cut {
                 self.stats.inner.truncated.fetch_add(1, Ordering::Relaxed);
             }
-            records.push(record);
+            records.push(self.frame(entry, record));
         }
         let mut pending: std::collections::VecDeque<(usize, usize)> = batch::groups(
             &records,
@@ -204,7 +204,8 @@ impl HttpSink {
                         });
                     }
                     counters.truncated.fetch_add(1, Ordering::Relaxed);
-                    records[start] = self.format.fit(&batch[start], limit).0;
+                    let record = self.format.fit(&batch[start], limit).0;
+                    records[start] = self.frame(&batch[start], record);
                     pending.push_front((start, end));
                 }
                 Reply::Retry { after, detail } => {
@@ -232,6 +233,16 @@ impl HttpSink {
             }
         }
         Ok(())
+    }
+
+    /// A record as the encoding carries it (Splunk HEC events wrap each one).
+    fn frame(&self, entry: &AuditEntry, record: Vec<u8>) -> Vec<u8> {
+        match self.encoding {
+            Encoding::SplunkEvent => {
+                batch::splunk_event(record, self.format, entry.timestamp.as_offset_date_time())
+            }
+            _ => record,
+        }
     }
 
     async fn post(&self, records: &[Vec<u8>]) -> Reply {

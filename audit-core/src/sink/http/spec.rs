@@ -5,7 +5,7 @@
 //! | option | meaning | default |
 //! |---|---|---|
 //! | `format` | `native`, `otel`, `ecs`, `ocsf`, `cef` | `native` |
-//! | `encoding` | `ndjson`, `array` (one JSON array per request) or `otlp` (an OTLP/HTTP `ExportLogsServiceRequest`, with `format=otel`) | `ndjson` |
+//! | `encoding` | `ndjson`, `array` (one JSON array per request), `otlp` (an OTLP/HTTP `ExportLogsServiceRequest`, with `format=otel`) or `splunk` (Splunk HEC events) | `ndjson` |
 //! | `service` | the OTLP resource's `service.name` | `audited` |
 //! | `gzip` | `true`/`false` | `false` |
 //! | `header.NAME` | a header sent with every request (percent-encoded value) | none |
@@ -82,6 +82,7 @@ impl std::fmt::Display for HttpSpec {
                 Encoding::NdJson => "NDJSON",
                 Encoding::JsonArray => "JSON array",
                 Encoding::Otlp => "OTLP",
+                Encoding::SplunkEvent => "Splunk HEC events",
             }
         )
     }
@@ -143,10 +144,11 @@ impl HttpSpec {
                         "ndjson" => Encoding::NdJson,
                         "array" | "json" => Encoding::JsonArray,
                         "otlp" => Encoding::Otlp,
+                        "splunk" | "splunk_event" => Encoding::SplunkEvent,
                         _ => {
                             return Err(format!(
-                                "option `encoding` takes ndjson, array or otlp, not `{value}`"
-                            ))
+                            "option `encoding` takes ndjson, array, otlp or splunk, not `{value}`"
+                        ))
                         }
                     }
                 }
@@ -266,7 +268,7 @@ mod tests {
                 "https://x/?format=splunk",
                 "native, otel, ecs, ocsf and cef",
             ),
-            ("https://x/?encoding=xml", "ndjson, array or otlp"),
+            ("https://x/?encoding=xml", "ndjson, array, otlp or splunk"),
             ("https://x/?gzip=maybe", "true or false"),
             ("https://x/?batch_bytes=lots", "whole number"),
             ("https://x/?timeout=soon", "duration"),
