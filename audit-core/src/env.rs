@@ -92,7 +92,7 @@ impl SinkSpec {
 
     /// Parses one sink.
     pub fn parse(spec: &str) -> Result<SinkSpec, ConfigError> {
-        let fail = |reason: String| invalid("AUDIT_SINK", spec, reason, SINK_ACCEPTED);
+        let fail = |reason: String| invalid("AUDIT_SINK", &shown(spec), reason, SINK_ACCEPTED);
         match spec {
             "stdout" | "stdout:json" => return Ok(SinkSpec::Stdout(StdoutFormat::Json)),
             "stdout:pretty" => return Ok(SinkSpec::Stdout(StdoutFormat::Pretty)),
@@ -182,7 +182,7 @@ impl SinkSpec {
             #[cfg(feature = "syslog")]
             SinkSpec::Syslog(spec) => {
                 let failed = |source| ConfigError::Sink {
-                    spec: spec.to_string(),
+                    spec: spec.target(),
                     source,
                 };
                 Ok(Box::new(spec.builder().open().map_err(failed)?))
@@ -190,7 +190,7 @@ impl SinkSpec {
             #[cfg(feature = "http")]
             SinkSpec::Http(spec) => {
                 let failed = |source| ConfigError::Sink {
-                    spec: spec.to_string(),
+                    spec: spec.target(),
                     source,
                 };
                 let builder = spec.builder().map_err(failed)?;
@@ -198,6 +198,25 @@ impl SinkSpec {
             }
         }
     }
+}
+
+/// A sink as errors show it: no password in the URL, no header values (tokens).
+fn shown(spec: &str) -> String {
+    let (base, query) = spec.split_once('?').unwrap_or((spec, ""));
+    let base = crate::redact::url_without_password(base);
+    if query.is_empty() {
+        return base;
+    }
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.starts_with("header.") => {
+                format!("{key}={}", crate::redact::REDACTED)
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 impl std::fmt::Display for SinkSpec {
@@ -484,6 +503,19 @@ mod tests {
             assert!(err.starts_with(&format!("{var}=")), "{err}");
             assert!(err.contains(needle), "{err}");
             assert!(err.contains("accepted"), "{err}");
+        }
+    }
+
+    #[test]
+    fn invalid_sinks_are_shown_without_passwords_or_tokens() {
+        for spec in [
+            "postgres://app:s3cret@db/prod?audit_partition=week",
+            "https://hec:8088/x?format=splunk&header.Authorization=Splunk%20s3cret",
+            "syslog+sctp://u:s3cret@h",
+        ] {
+            let err = config(&[("AUDIT_SINK", spec)]).unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("[REDACTED]"), "{err}");
         }
     }
 

@@ -69,7 +69,7 @@ pub enum SinkError {
         detail: String,
     },
     /// TLS could not be set up, or was asked for in a build without it.
-    #[error("TLS to the audit database: {0}")]
+    #[error("TLS to the audit sink's server (database, collector, endpoint): {0}")]
     Tls(String),
     /// The local spool reached its bound while the database was away.
     #[error("the audit spool {} is full ({used} of {max} bytes): its destination (database, broker) has been unreachable too long; restore it or raise the spool bound", dir.display())]

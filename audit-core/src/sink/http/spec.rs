@@ -100,6 +100,11 @@ fn duration(key: &str, value: &str) -> Result<Duration, String> {
 }
 
 impl HttpSpec {
+    /// The endpoint without credentials or query, as errors name the sink.
+    pub fn target(&self) -> String {
+        super::describe(&self.url)
+    }
+
     /// Parses an `http://` or `https://` sink; the error names the option and what it takes.
     pub(crate) fn parse(spec: &str) -> Result<HttpSpec, String> {
         let (base, query) = spec.split_once('?').unwrap_or((spec, ""));

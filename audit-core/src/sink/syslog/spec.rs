@@ -51,6 +51,15 @@ impl std::fmt::Display for SyslogSpec {
 }
 
 impl SyslogSpec {
+    /// `syslog+tls://host:port`, as errors name the sink.
+    pub fn target(&self) -> String {
+        format!(
+            "syslog+{}://{}",
+            super::transport_name(self.transport),
+            self.address
+        )
+    }
+
     /// Parses a `syslog+tcp://`, `syslog+tls://` or `syslog+udp://` sink.
     pub(crate) fn parse(spec: &str) -> Result<SyslogSpec, String> {
         let (scheme, rest) = spec
