@@ -2,7 +2,7 @@
 //! half (which leaves the hashes blank for the hashing half to fill in) or by a sink, and
 //! written as they are by the sinks that write lines.
 
-/// The JSON lines of a batch, serialised once by the pipeline (see [`Sink::write_lines`]).
+/// The JSON lines of a batch, serialised once by the pipeline (see [`Sink::write_lines`](crate::Sink::write_lines)).
 ///
 /// ```
 /// use audit_core::JsonLines;
@@ -19,7 +19,7 @@ pub struct JsonLines {
 
 impl JsonLines {
     /// The lines of `batch`, serialised as the pipeline serialises them: for sinks' tests and
-    /// benchmarks that call [`Sink::write_lines`](crate::Sink::write_lines) directly.
+    /// benchmarks that call [`Sink::write_lines`](crate::Sink::write_lines)(crate::Sink::write_lines) directly.
     pub fn of(batch: &[crate::AuditEntry]) -> Self {
         let mut lines = JsonLines::default();
         for entry in batch {

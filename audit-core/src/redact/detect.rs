@@ -86,7 +86,7 @@ impl Detectors {
         self.jwt || self.auth_schemes || self.pem_private_keys || self.card_numbers
     }
 
-    /// `text` with every detected secret replaced by [`REDACTED`] (for `Bearer`/`Basic`, the
+    /// `text` with every detected secret replaced by [`REDACTED`](crate::REDACTED) (for `Bearer`/`Basic`, the
     /// credential after the scheme); borrowed when nothing was found.
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let hints = Hints::of(text.as_bytes());

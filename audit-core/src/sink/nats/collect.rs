@@ -181,7 +181,7 @@ impl CollectorBuilder {
     }
 }
 
-/// Moves entries from a JetStream stream into a sink; see the [module](self).
+/// Moves entries from a JetStream stream into a sink; see the [module](crate::nats).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

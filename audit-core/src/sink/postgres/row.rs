@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::entry::{AuditEntry, Chain, OperationInfo, Outcome, Relation, Timestamp};
 
-/// An entry's values converted to what the table's columns take, in [`column_names`] order:
+/// An entry's values converted to what the table's columns take, in [`column_names`](super::schema::column_names) order:
 /// for tools that write rows themselves (benchmarks, migrations of old logs).
 ///
 /// ```
@@ -85,7 +85,7 @@ impl<'a> RowValues<'a> {
         }
     }
 
-    /// The values in [`column_names`] order.
+    /// The values in [`column_names`](super::schema::column_names) order.
     pub fn params(&self) -> [&(dyn ToSql + Sync); 39] {
         let e = self.entry;
         [
@@ -133,7 +133,7 @@ impl<'a> RowValues<'a> {
     }
 }
 
-/// Reads an entry back from a row that holds the table's columns ([`column_names`], or `SELECT *`).
+/// Reads an entry back from a row that holds the table's columns ([`column_names`](super::schema::column_names), or `SELECT *`).
 pub fn entry_from_row(row: &Row) -> Result<AuditEntry, tokio_postgres::Error> {
     let ts: OffsetDateTime = row.try_get("ts")?;
     let mut entry =

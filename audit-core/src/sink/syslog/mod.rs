@@ -7,7 +7,7 @@
 //! sent when every answer came, and is sent again whole otherwise; nothing below applies.
 //!
 //! Each message carries the entry's id, outcome and endpoint as structured data
-//! (`[audit@32473 id=… outcome=… endpoint=…]`) and the entry in the chosen [`Format`] as its
+//! (`[audit@32473 id=… outcome=… endpoint=…]`) and the entry in the chosen [`Format`](crate::format::Format) as its
 //! text (CEF for ArcSight-style parsers, JSON for the others); facility as configured,
 //! severity by outcome ([`severity`]).
 //!
