@@ -172,6 +172,25 @@ impl Spool {
     }
 }
 
+/// The default spool of one destination: `base/<destination>` with every character that is
+/// not a letter, digit, `.` or `-` made `_`, so that two sinks of a kind (two HTTP endpoints in
+/// one `AUDIT_SINK`) never replay each other's batches.
+#[cfg(any(feature = "syslog", feature = "http"))]
+pub(crate) fn default_dir(base: &str, destination: &str) -> PathBuf {
+    let name: String = destination
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    Path::new(base).join(name.trim_matches('_'))
+}
+
 /// The lines (one entry each) and bytes of a spool file; zero for a file that cannot be read.
 fn count_lines(path: &Path) -> (u64, u64) {
     match fs::read(path) {
@@ -180,5 +199,27 @@ fn count_lines(path: &Path) -> (u64, u64) {
             (lines, bytes.len() as u64)
         }
         Err(_) => (0, 0),
+    }
+}
+
+#[cfg(all(test, any(feature = "syslog", feature = "http")))]
+mod tests {
+    #[test]
+    fn each_destination_has_a_spool_of_its_own() {
+        let splunk = super::default_dir(
+            "./audit_spool_http",
+            "splunk.example:8088/services/collector/event",
+        );
+        let datadog = super::default_dir(
+            "./audit_spool_http",
+            "http-intake.logs.datadoghq.com/api/v2/logs",
+        );
+        assert_eq!(
+            splunk,
+            std::path::Path::new("./audit_spool_http/splunk.example_8088_services_collector_event")
+        );
+        assert_ne!(splunk, datadog);
+        let v6 = super::default_dir("./audit_spool_syslog", "[::1]:6514");
+        assert_eq!(v6, std::path::Path::new("./audit_spool_syslog/__1__6514"));
     }
 }

@@ -30,7 +30,7 @@ pub struct HttpSinkBuilder {
     timeout: Duration,
     pub(super) retry_budget: Duration,
     tls_ca: Option<PathBuf>,
-    spool_dir: PathBuf,
+    spool_dir: Option<PathBuf>,
     spool_max_bytes: u64,
 }
 
@@ -69,7 +69,7 @@ impl HttpSinkBuilder {
             timeout: Duration::from_secs(10),
             retry_budget: Duration::from_secs(10),
             tls_ca: None,
-            spool_dir: PathBuf::from("./audit_spool_http"),
+            spool_dir: None,
             spool_max_bytes: 1 << 30,
         }
     }
@@ -145,9 +145,10 @@ impl HttpSinkBuilder {
         self
     }
 
-    /// Where batches wait while the endpoint is away (default `./audit_spool_http`).
+    /// Where batches wait while the endpoint is away (default
+    /// `./audit_spool_http/<host>_<port>_<path>`, one per endpoint).
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.spool_dir = dir.into();
+        self.spool_dir = Some(dir.into());
         self
     }
 
@@ -200,7 +201,15 @@ impl HttpSinkBuilder {
             rustls::RootCertStore::empty()
         };
         let tls = crate::sink::tls::verifying_client(roots, None)?;
-        let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
+        let spool_dir = self.spool_dir.unwrap_or_else(|| {
+            let destination = format!(
+                "{}{}",
+                uri.authority().map(|a| a.as_str()).unwrap_or_default(),
+                uri.path()
+            );
+            crate::sink::spool::default_dir("./audit_spool_http", &destination)
+        });
+        let spool = Spool::open(spool_dir, self.spool_max_bytes)?;
         Ok(HttpSink {
             client: Client::new(uri, headers, self.timeout, tls),
             target: super::describe(&self.url),

@@ -14,7 +14,7 @@
 //! | `max_entry_bytes` | larger entries are cut down with a marker | 256 KiB |
 //! | `timeout`, `retry_budget` | one request; retrying before spooling | `10s`, `10s` |
 //! | `tls_ca` | PEM file of the roots the endpoint is verified against | system roots |
-//! | `spool`, `spool_max_bytes` | where batches wait while the endpoint is away | `./audit_spool_http`, 1 GiB |
+//! | `spool`, `spool_max_bytes` | where batches wait while the endpoint is away | `./audit_spool_http/<host>_<port>_<path>`, 1 GiB |
 
 use std::path::PathBuf;
 use std::time::Duration;

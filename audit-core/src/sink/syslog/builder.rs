@@ -27,7 +27,7 @@ pub struct SyslogSinkBuilder {
     tls_identity: Option<(PathBuf, PathBuf)>,
     timeout: Duration,
     confirm_after: Duration,
-    spool_dir: PathBuf,
+    spool_dir: Option<PathBuf>,
     spool_max_bytes: u64,
 }
 
@@ -46,7 +46,7 @@ impl SyslogSinkBuilder {
             tls_identity: None,
             timeout: Duration::from_secs(5),
             confirm_after: Duration::from_millis(250),
-            spool_dir: PathBuf::from("./audit_spool_syslog"),
+            spool_dir: None,
             spool_max_bytes: 1 << 30,
         }
     }
@@ -117,9 +117,10 @@ impl SyslogSinkBuilder {
         self
     }
 
-    /// Where batches wait while the collector is away (default `./audit_spool_syslog`).
+    /// Where batches wait while the collector is away (default
+    /// `./audit_spool_syslog/<host>_<port>`, one per collector).
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.spool_dir = dir.into();
+        self.spool_dir = Some(dir.into());
         self
     }
 
@@ -154,7 +155,10 @@ impl SyslogSinkBuilder {
             _ => None,
         };
         let hostname = self.hostname.unwrap_or_else(|| local_hostname().to_owned());
-        let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
+        let spool_dir = self
+            .spool_dir
+            .unwrap_or_else(|| crate::sink::spool::default_dir("./audit_spool_syslog", &address));
+        let spool = Spool::open(spool_dir, self.spool_max_bytes)?;
         Ok(SyslogSink {
             transport: self.transport,
             address,

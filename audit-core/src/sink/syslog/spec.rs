@@ -9,7 +9,7 @@
 //! | `max_message_bytes` | larger entries are cut down with a marker | 8192 |
 //! | `tls_ca`, `tls_server_name` | roots and name the collector's certificate is checked against | system roots, the host |
 //! | `tls_cert`, `tls_key` | the client certificate and key (PEM) for a collector that asks for one | none |
-//! | `spool`, `spool_max_bytes` | where batches wait while the collector is away | `./audit_spool_syslog`, 1 GiB |
+//! | `spool`, `spool_max_bytes` | where batches wait while the collector is away | `./audit_spool_syslog/<host>_<port>`, 1 GiB |
 
 use std::path::PathBuf;
 
