@@ -220,6 +220,6 @@ mod tests {
         );
         assert_ne!(splunk, datadog);
         let v6 = super::default_dir("./audit_spool_syslog", "[::1]:6514");
-        assert_eq!(v6, std::path::Path::new("./audit_spool_syslog/__1__6514"));
+        assert_eq!(v6, std::path::Path::new("./audit_spool_syslog/1__6514"));
     }
 }
