@@ -162,6 +162,9 @@ impl NatsSink {
     /// as the backoff allows. Meanwhile batches spool.
     async fn ensure_connected(&mut self) -> bool {
         if self.client.is_none() {
+            if Instant::now() < self.next_connect {
+                return false;
+            }
             match self.connection.connect().await {
                 Ok(client) => {
                     let mut context = jetstream::new(client.clone());
@@ -326,6 +329,13 @@ impl NatsSink {
             Ok(()) => Ok(()),
             Err(e) => {
                 tracing::error!(target = %self.target, error = %e, "NATS did not acknowledge an audit batch");
+                // The server this client is attached to may be the one that cannot reach the
+                // stream (its routes still forming, or cut off): every publish through it
+                // fails ("no stream found") while the others would take them. A new client,
+                // after the backoff, may land on another server.
+                self.client = None;
+                self.stream_ready = false;
+                self.failed(e.clone());
                 // Published again from the spool, with the same ids: stored once.
                 self.spool(batch, &e)
             }
