@@ -6,6 +6,13 @@ use crate::entry::AuditEntry;
 use crate::error::SinkError;
 pub use crate::json_lines::JsonLines;
 
+#[cfg(any(
+    feature = "postgres",
+    feature = "nats",
+    feature = "syslog",
+    feature = "http"
+))]
+mod backoff;
 mod compose;
 #[cfg(feature = "http")]
 pub mod http;

@@ -2,16 +2,17 @@
 //! TLS and the spool.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Uri;
 
 use super::batch::Encoding;
 use super::client::Client;
-use super::{HttpSink, HttpStats, INITIAL_BACKOFF};
+use super::{HttpSink, HttpStats, INITIAL_BACKOFF, MAX_BACKOFF};
 use crate::error::SinkError;
 use crate::format::Format;
+use crate::sink::backoff::Backoff;
 use crate::sink::spool::Spool;
 
 /// Builds an [`HttpSink`]; see [`HttpSink::builder`].
@@ -222,8 +223,7 @@ impl HttpSinkBuilder {
             max_entry_bytes,
             retry_budget: self.retry_budget,
             spool,
-            next_attempt: Instant::now(),
-            backoff: INITIAL_BACKOFF,
+            backoff: Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF),
             last_error: None,
             stats: HttpStats::default(),
         })

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::backoff::Backoff;
 use super::spool::Spool;
 use super::Sink;
 use crate::entry::AuditEntry;
@@ -115,9 +116,8 @@ pub struct HttpSink {
     max_entry_bytes: usize,
     retry_budget: Duration,
     spool: Spool,
-    /// No request before this (the endpoint failed, or asked to wait).
-    next_attempt: Instant,
-    backoff: Duration,
+    /// No request before the endpoint's wait or the backoff has passed.
+    backoff: Backoff,
     last_error: Option<String>,
     stats: HttpStats,
 }
@@ -267,9 +267,7 @@ impl HttpSink {
 
     /// Notes a failure: no request until the endpoint's wait or the backoff has passed.
     fn failed(&mut self, undelivered: &Undelivered) {
-        let wait = undelivered.wait.unwrap_or(self.backoff).max(self.backoff);
-        self.next_attempt = Instant::now() + wait;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        let wait = self.backoff.failed(undelivered.wait);
         if self.last_error.as_deref() != Some(undelivered.detail.as_str()) {
             tracing::warn!(target = %self.target, retry_in = ?wait, error = %undelivered.detail, "the HTTP endpoint does not take audit batches; spooling them locally");
         }
@@ -280,7 +278,7 @@ impl HttpSink {
         if self.last_error.take().is_some() {
             tracing::info!(target = %self.target, "the HTTP endpoint takes audit batches again");
         }
-        self.backoff = INITIAL_BACKOFF;
+        self.backoff.succeeded();
     }
 
     fn spool(&mut self, batch: &[AuditEntry], why: &str) -> Result<(), SinkError> {
@@ -343,7 +341,7 @@ impl Sink for HttpSink {
         if batch.is_empty() {
             return Ok(());
         }
-        if Instant::now() < self.next_attempt {
+        if !self.backoff.ready() {
             return self.spool(batch, "the endpoint is backing off");
         }
         if self.spool.entries() > 0 && self.replay().await.is_err() {
@@ -362,7 +360,7 @@ impl Sink for HttpSink {
     }
 
     async fn start(&mut self) -> Result<(), SinkError> {
-        if self.spool.entries() == 0 || Instant::now() < self.next_attempt {
+        if self.spool.entries() == 0 || !self.backoff.ready() {
             return Ok(());
         }
         self.replay().await
@@ -371,7 +369,7 @@ impl Sink for HttpSink {
     async fn close(&mut self) -> Result<(), SinkError> {
         if self.spool.entries() > 0 {
             // One last attempt, whatever the backoff says: the process is about to stop.
-            self.next_attempt = Instant::now();
+            self.backoff.expire();
             let _ = self.replay().await;
         }
         if self.spool.entries() > 0 {

@@ -1,12 +1,13 @@
 //! Configuring a [`NatsSink`]: servers, credentials and TLS, the stream, the subject, the spool.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::stream::StorageType;
 
-use super::{NatsSink, NatsStats, INITIAL_BACKOFF};
+use super::{NatsSink, NatsStats, INITIAL_BACKOFF, MAX_BACKOFF};
 use crate::error::SinkError;
+use crate::sink::backoff::Backoff;
 use crate::sink::spool::Spool;
 
 /// How the sink connects: servers, credentials and TLS, as async-nats takes them. Never logged:
@@ -319,8 +320,7 @@ impl NatsSinkBuilder {
             client: None,
             stream_ready: false,
             last_error: None,
-            next_connect: Instant::now(),
-            backoff: INITIAL_BACKOFF,
+            backoff: Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF),
             stats: NatsStats::default(),
             target,
             buf: Vec::new(),

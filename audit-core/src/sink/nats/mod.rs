@@ -19,6 +19,7 @@ use async_nats::jetstream;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::backoff::Backoff;
 use super::spool::Spool;
 use super::{write_line, JsonLines, Sink};
 use crate::entry::AuditEntry;
@@ -100,8 +101,7 @@ pub struct NatsSink {
     /// Whether the stream was found or created on the server (checked once).
     stream_ready: bool,
     last_error: Option<String>,
-    next_connect: Instant,
-    backoff: Duration,
+    backoff: Backoff,
     stats: NatsStats,
     target: String,
     buf: Vec<u8>,
@@ -146,7 +146,7 @@ impl NatsSink {
                         .unwrap_or_else(|| "no server answered in time".into()),
                 });
             }
-            self.next_connect = Instant::now();
+            self.backoff.expire();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -162,7 +162,7 @@ impl NatsSink {
     /// as the backoff allows. Meanwhile batches spool.
     async fn ensure_connected(&mut self) -> bool {
         if self.client.is_none() {
-            if Instant::now() < self.next_connect {
+            if !self.backoff.ready() {
                 return false;
             }
             match self.connection.connect().await {
@@ -196,7 +196,7 @@ impl NatsSink {
         if self.stream_ready {
             return true;
         }
-        if Instant::now() < self.next_connect {
+        if !self.backoff.ready() {
             return false;
         }
         let Some((_, context)) = &self.client else {
@@ -205,7 +205,7 @@ impl NatsSink {
         match ensure_stream(context, &self.stream, &self.subjects).await {
             Ok(()) => {
                 self.stream_ready = true;
-                self.backoff = INITIAL_BACKOFF;
+                self.backoff.succeeded();
                 self.last_error = None;
                 self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
                 true
@@ -218,9 +218,8 @@ impl NatsSink {
     }
 
     fn failed(&mut self, error: String) {
-        self.next_connect = Instant::now() + self.backoff;
-        tracing::warn!(target = %self.target, retry_in = ?self.backoff, error = %error, "NATS cannot take audit batches; spooling them locally");
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        let wait = self.backoff.failed(None);
+        tracing::warn!(target = %self.target, retry_in = ?wait, error = %error, "NATS cannot take audit batches; spooling them locally");
         self.last_error = Some(error);
     }
 
@@ -418,7 +417,7 @@ impl Sink for NatsSink {
     async fn close(&mut self) -> Result<(), SinkError> {
         if self.spool.entries() > 0 {
             // One last attempt, whatever the backoff says: the process is about to stop.
-            self.next_connect = Instant::now();
+            self.backoff.expire();
             let _ = self.start().await;
         }
         if let Some((client, _)) = self.client.as_ref().filter(|_| self.is_connected()) {

@@ -1,15 +1,16 @@
 //! Configuring a [`PostgresSink`]: table, spool, partitions, retention, TLS.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::connection::INITIAL_BACKOFF;
+use super::connection::{INITIAL_BACKOFF, MAX_BACKOFF};
 use super::partitions::Partitioning;
 use super::schema::{qualified, valid_identifier};
 use super::tls::{self, TlsOptions, TlsProvider};
 use super::{PostgresSink, PostgresStats};
 use crate::error::SinkError;
 use crate::redact::url_without_password;
+use crate::sink::backoff::Backoff;
 use crate::sink::spool::Spool;
 
 /// Configures a [`PostgresSink`]; made by [`PostgresSink::builder`].
@@ -137,8 +138,7 @@ impl PostgresSinkBuilder {
             spool,
             connect_timeout: self.connect_timeout,
             client: None,
-            next_connect: Instant::now(),
-            backoff: INITIAL_BACKOFF,
+            backoff: Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF),
             stats: PostgresStats::default(),
         })
     }

@@ -2,7 +2,7 @@
 //! connection, and reconnection with exponential backoff while the database is away.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_postgres::Client;
 
@@ -40,7 +40,7 @@ impl PostgresSink {
         if self.client.take().is_some() {
             tracing::warn!(table = %self.target, "the PostgreSQL connection was lost; reconnecting");
         }
-        if Instant::now() < self.next_connect {
+        if !self.backoff.ready() {
             return false;
         }
         match self.try_connect().await {
@@ -49,9 +49,8 @@ impl PostgresSink {
                 true
             }
             Err(e) => {
-                self.next_connect = Instant::now() + self.backoff;
-                tracing::warn!(table = %self.target, retry_in = ?self.backoff, error = %e, "cannot reach PostgreSQL; spooling audit batches locally");
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                let wait = self.backoff.failed(None);
+                tracing::warn!(table = %self.target, retry_in = ?wait, error = %e, "cannot reach PostgreSQL; spooling audit batches locally");
                 false
             }
         }
@@ -59,7 +58,7 @@ impl PostgresSink {
 
     fn connected(&mut self, client: Client) {
         self.client = Some(client);
-        self.backoff = INITIAL_BACKOFF;
+        self.backoff.succeeded();
         self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
     }
 

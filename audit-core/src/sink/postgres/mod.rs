@@ -8,12 +8,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
+use super::backoff::Backoff;
 use super::Sink;
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
@@ -123,8 +124,7 @@ pub struct PostgresSink {
     spool: Spool,
     connect_timeout: Duration,
     client: Option<Client>,
-    next_connect: Instant,
-    backoff: Duration,
+    backoff: Backoff,
     stats: PostgresStats,
 }
 
@@ -277,7 +277,7 @@ impl Sink for PostgresSink {
         let pending = self.spool.files().map(|f| f.len()).unwrap_or(0);
         if pending > 0 {
             // One last attempt, whatever the backoff says: the process is about to stop.
-            self.next_connect = Instant::now();
+            self.backoff.expire();
         }
         if pending > 0 && self.ensure_connected().await {
             if let Err(e) = self.replay().await {

@@ -3,12 +3,13 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::message::{header_field, Header};
-use super::{Facility, SyslogSink, SyslogStats, Transport, INITIAL_BACKOFF};
+use super::{Facility, SyslogSink, SyslogStats, Transport, INITIAL_BACKOFF, MAX_BACKOFF};
 use crate::error::SinkError;
 use crate::format::Format;
+use crate::sink::backoff::Backoff;
 use crate::sink::spool::Spool;
 
 /// Builds a [`SyslogSink`]; see [`SyslogSink::builder`].
@@ -176,8 +177,7 @@ impl SyslogSinkBuilder {
             confirm_after: self.confirm_after,
             timeout: self.timeout,
             spool,
-            next_connect: Instant::now(),
-            backoff: INITIAL_BACKOFF,
+            backoff: Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF),
             last_error: None,
             stats: SyslogStats::default(),
             buf: Vec::new(),

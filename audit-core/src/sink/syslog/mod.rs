@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::backoff::Backoff;
 use super::spool::Spool;
 use super::Sink;
 use crate::entry::AuditEntry;
@@ -116,8 +117,7 @@ pub struct SyslogSink {
     confirm_after: Duration,
     timeout: Duration,
     spool: Spool,
-    next_connect: Instant,
-    backoff: Duration,
+    backoff: Backoff,
     last_error: Option<String>,
     stats: SyslogStats,
     buf: Vec<u8>,
@@ -197,11 +197,10 @@ impl SyslogSink {
     }
 
     fn failed(&mut self, error: String) {
-        self.next_connect = Instant::now() + self.backoff;
+        let wait = self.backoff.failed(None);
         if self.last_error.as_deref() != Some(error.as_str()) {
-            tracing::warn!(target = %self.target(), retry_in = ?self.backoff, error = %error, "the syslog collector cannot take audit entries; spooling them locally");
+            tracing::warn!(target = %self.target(), retry_in = ?wait, error = %error, "the syslog collector cannot take audit entries; spooling them locally");
         }
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         self.last_error = Some(error);
     }
 
@@ -209,7 +208,7 @@ impl SyslogSink {
         if self.connection.is_some() {
             return true;
         }
-        if Instant::now() < self.next_connect {
+        if !self.backoff.ready() {
             return false;
         }
         let tls = self
@@ -223,7 +222,7 @@ impl SyslogSink {
                 if self.last_error.take().is_some() {
                     tracing::info!(target = %self.target(), "the syslog collector takes audit entries again");
                 }
-                self.backoff = INITIAL_BACKOFF;
+                self.backoff.succeeded();
                 true
             }
             Err(e) => {
@@ -400,14 +399,14 @@ impl Sink for SyslogSink {
     }
 
     async fn close(&mut self) -> Result<(), SinkError> {
-        self.next_connect = Instant::now();
+        self.backoff.expire();
         let _ = self.deliver(&[]).await;
         // Give the collector a moment to read the last batches, then look once more.
         if !self.unconfirmed.is_empty() {
             tokio::time::sleep(self.confirm_after).await;
             let again = self.check().await;
             if !again.is_empty() {
-                self.next_connect = Instant::now();
+                self.backoff.expire();
                 let _ = self.deliver(&again).await;
             }
         }
