@@ -10,7 +10,6 @@ mod receiver;
 
 use std::collections::BTreeMap;
 
-use audit_core::AuditEntry;
 use receiver::{Answer, Receiver};
 use support::Quickstart;
 
@@ -37,16 +36,7 @@ async fn every_entry_reaches_the_endpoint_once_in_ecs() {
     assert_eq!(server.call("POST", "/api/v1/trips", trip, &[]).await.0, 409);
     server.stop().await;
 
-    let mut source = BTreeMap::new();
-    for file in std::fs::read_dir(dir.path().join("audit_logs")).unwrap() {
-        for line in std::fs::read_to_string(file.unwrap().path())
-            .unwrap()
-            .lines()
-        {
-            let entry: AuditEntry = serde_json::from_str(line).unwrap();
-            source.insert(entry.id.to_string(), line.to_owned());
-        }
-    }
+    let source = support::logged_lines(dir.path());
     let requests = receiver.requests();
     assert_eq!(requests[0].status, 503);
     assert!(requests[1].at - requests[0].at >= std::time::Duration::from_millis(990));

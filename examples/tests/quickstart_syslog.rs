@@ -8,7 +8,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,21 +77,6 @@ fn parse(line: &str) -> Message {
         sd,
         msg: body[msg_start..].to_owned(),
     }
-}
-
-/// The source: every line of the quickstart's JSONL files, by entry id.
-fn source_lines(dir: &Path) -> BTreeMap<String, String> {
-    let mut lines = BTreeMap::new();
-    for file in std::fs::read_dir(dir.join("audit_logs")).unwrap() {
-        let path = file.unwrap().path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            for line in std::fs::read_to_string(path).unwrap().lines() {
-                let entry: AuditEntry = serde_json::from_str(line).unwrap();
-                lines.insert(entry.id.to_string(), line.to_owned());
-            }
-        }
-    }
-    lines
 }
 
 /// The messages of `app`, once rsyslog has written all of `expected` (or 20 s passed).
@@ -187,7 +171,7 @@ async fn every_transport_delivers_each_entry_once_in_the_chosen_format() {
         some_traffic(&server).await;
         server.stop().await;
 
-        let source = source_lines(dir.path());
+        let source = support::logged_lines(dir.path());
         assert!(source.len() >= 6, "{app}: {} entries", source.len());
         let messages = received(&rsyslog, &app, &source).await;
         let mut seen = BTreeSet::new();
@@ -283,7 +267,7 @@ async fn restart_mid_run(transport: &str) -> usize {
     let server = Arc::try_unwrap(server).ok().expect("the load stopped");
     server.stop().await;
 
-    let source = source_lines(dir.path());
+    let source = support::logged_lines(dir.path());
     assert!(
         while_down > 10,
         "requests were served while rsyslog was down: {while_down}"

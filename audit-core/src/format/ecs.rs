@@ -31,7 +31,7 @@ trait Empty {
 #[derive(Serialize)]
 pub(super) struct Document<'a> {
     #[serde(rename = "@timestamp")]
-    timestamp: String,
+    timestamp: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     client: Option<Endpoint<'a>>,
     ecs: Ecs,
@@ -197,7 +197,7 @@ impl Empty for Url<'_> {
 
 pub(super) fn document<'a>(entry: &'a AuditEntry, timestamp: &'a str) -> Document<'a> {
     Document {
-        timestamp: timestamp.to_owned(),
+        timestamp,
         client: entry.client_addr.as_deref().map(endpoint),
         ecs: Ecs {
             version: ECS_VERSION,

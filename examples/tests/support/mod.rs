@@ -13,6 +13,22 @@ use hyper_util::rt::TokioExecutor;
 
 pub mod rsyslog;
 
+/// Every line of the quickstart's JSONL files in `dir/audit_logs`, by entry id: the source a
+/// copy elsewhere (a SIEM, a table) is compared with.
+pub fn logged_lines(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut lines = std::collections::BTreeMap::new();
+    for file in std::fs::read_dir(dir.join("audit_logs")).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            for line in std::fs::read_to_string(path).unwrap().lines() {
+                let entry: audit_core::AuditEntry = serde_json::from_str(line).unwrap();
+                lines.insert(entry.id.to_string(), line.to_owned());
+            }
+        }
+    }
+    lines
+}
+
 /// A quickstart process serving on `port`.
 pub struct Quickstart {
     child: Child,
