@@ -2,7 +2,7 @@
 //! own configuration) over TCP (RFC 6587 octet counting), TLS (RFC 5425) and RELP (plain and
 //! over TLS with a client certificate), beside its JSONL files: every entry arrives once, in
 //! the chosen format, carrying the exact line of the source so a SIEM copy can be verified;
-//! rsyslog stopped and restarted mid-run loses nothing (and over RELP repeats nothing).
+//! rsyslog stopped and restarted mid-run loses nothing (and over RELP repeats at most the batch in flight).
 #![cfg(feature = "syslog")]
 
 mod support;
@@ -236,7 +236,12 @@ async fn restart_mid_run(transport: &str) -> usize {
         tls_options(&rsyslog),
         spool.display()
     );
-    let server = Arc::new(Quickstart::start(dir.path(), Some(&sink)));
+    let batch = BATCH_SIZE.to_string();
+    let server = Arc::new(Quickstart::start_with(
+        dir.path(),
+        Some(&sink),
+        &[("AUDIT_BATCH_SIZE", &batch)],
+    ));
     let running = Arc::new(AtomicBool::new(true));
     let calls = Arc::new(AtomicU64::new(0));
     let mut load = Vec::new();
@@ -309,15 +314,23 @@ async fn rsyslog_restarted_mid_run_loses_nothing_over_tls() {
     restart_mid_run("tls").await;
 }
 
-/// RELP: the collector answers each message, so nothing is sent twice either.
+/// The quickstart's batch size in the restart tests.
+const BATCH_SIZE: usize = 32;
+
+/// RELP: the collector answers each message, and only what it did not answer is sent again:
+/// at most the batch in flight when rsyslog stopped (a message it stored but could not answer
+/// before it went, RELP's known window; 0 or 1 in the runs seen), never the last moments of
+/// traffic that TCP repeats.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rsyslog_restarted_mid_run_over_relp_loses_and_repeats_nothing() {
-    assert_eq!(restart_mid_run("relp").await, 0);
+async fn rsyslog_restarted_mid_run_over_relp_repeats_at_most_the_batch_in_flight() {
+    let repeated = restart_mid_run("relp").await;
+    assert!(repeated <= BATCH_SIZE, "{repeated} repeated");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rsyslog_restarted_mid_run_over_relp_tls_loses_and_repeats_nothing() {
-    assert_eq!(restart_mid_run("relp+tls").await, 0);
+async fn rsyslog_restarted_mid_run_over_relp_tls_repeats_at_most_the_batch_in_flight() {
+    let repeated = restart_mid_run("relp+tls").await;
+    assert!(repeated <= BATCH_SIZE, "{repeated} repeated");
 }
 
 /// A burst far larger than a batch (1024 entries in flight per RELP window) through the

@@ -92,18 +92,8 @@ impl Spool {
         }
         let path = self.dir.join(format!("spool_{}.jsonl", first.id));
         let tmp = self.dir.join(format!(".spool_{}.tmp", first.id));
-        let write = || -> std::io::Result<()> {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&tmp)?;
-            file.write_all(&buf)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            fs::File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| SinkError::io("write spool file", &path, e))?;
+        write_synced(&self.dir, &tmp, &path, &buf)
+            .map_err(|e| SinkError::io("write spool file", &path, e))?;
         self.entries += batch.len() as u64;
         self.bytes += buf.len() as u64;
         Ok(path)
@@ -146,6 +136,36 @@ impl Spool {
         }
     }
 
+    /// Keeps only `rest` of a batch whose other entries its destination took: the file is
+    /// rewritten under its name (so in its place in the order), or removed when nothing is
+    /// left. A file that cannot be rewritten is sent again whole next time.
+    #[cfg(feature = "syslog")]
+    pub fn keep_only(&mut self, path: &Path, rest: &[AuditEntry]) {
+        let Some(name) = path.file_name() else { return };
+        let (entries, bytes) = count_lines(path);
+        let rewrite = || -> Result<u64, SinkError> {
+            let mut buf = Vec::with_capacity(rest.len() * 512);
+            for entry in rest {
+                crate::sink::write_line(entry, &mut buf)?;
+            }
+            let tmp = self.dir.join(format!(".{}.tmp", name.to_string_lossy()));
+            write_synced(&self.dir, &tmp, path, &buf)
+                .map_err(|e| SinkError::io("rewrite spool file", path, e))?;
+            Ok(buf.len() as u64)
+        };
+        if rest.is_empty() {
+            return self.sent(path, entries as usize);
+        }
+        match rewrite() {
+            Ok(written) => {
+                self.forget(entries, bytes);
+                self.entries += rest.len() as u64;
+                self.bytes += written;
+            }
+            Err(e) => tracing::error!(error = %e, "could not rewrite a partly replayed spool file"),
+        }
+    }
+
     /// Removes a replayed batch of `entries` entries.
     fn remove(&mut self, path: &Path, entries: usize) -> Result<(), SinkError> {
         let bytes = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -170,6 +190,20 @@ impl Spool {
         self.entries = self.entries.saturating_sub(entries);
         self.bytes = self.bytes.saturating_sub(bytes);
     }
+}
+
+/// Writes `bytes` to `tmp`, syncs it and renames it to `path` (then syncs the directory), so a
+/// crash leaves either the old file or the new one, never a part.
+fn write_synced(dir: &Path, tmp: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(tmp, path)?;
+    fs::File::open(dir)?.sync_all()
 }
 
 /// The default spool of one destination: `base/<destination>` with every character that is

@@ -24,7 +24,8 @@ pub enum Transport {
     /// datagram was lost: use it only where the collector offers nothing else.
     Udp,
     /// RELP (rsyslog's `imrelp`, default port 2514): the collector answers each message once
-    /// it has taken it, so nothing is sent twice or lost across its restarts.
+    /// it has taken it, so nothing is lost across its restarts and only what was in flight
+    /// when it went may be sent twice.
     Relp,
     /// RELP over TLS.
     RelpTls,
@@ -172,12 +173,18 @@ impl Connection {
         })?
     }
 
-    /// Sends `messages` in a RELP session and waits until the collector took each.
-    pub async fn send_relp(&mut self, messages: &[Vec<u8>], timeout: Duration) -> io::Result<()> {
+    /// Sends `messages` in a RELP session and waits until the collector took each; `answered`
+    /// says which it took, also when this fails.
+    pub async fn send_relp(
+        &mut self,
+        messages: &[Vec<u8>],
+        answered: &mut [bool],
+        timeout: Duration,
+    ) -> io::Result<()> {
         let Connection::Relp(session) = self else {
             return Err(io::Error::other("not a RELP session"));
         };
-        tokio::time::timeout(timeout, session.send(messages))
+        tokio::time::timeout(timeout, session.send(messages, answered))
             .await
             .map_err(|_| {
                 io::Error::new(

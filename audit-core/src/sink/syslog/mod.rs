@@ -4,7 +4,7 @@
 //! where nothing else is offered.
 //!
 //! Over RELP each message is a transaction the collector answers once it took it: a batch is
-//! sent when every answer came, and is sent again whole otherwise; nothing below applies.
+//! sent when every answer came, and what was not answered is sent again; nothing below applies.
 //!
 //! Each message carries the entry's id, outcome and endpoint as structured data
 //! (`[audit@32473 id=… outcome=… endpoint=…]`) and the entry in the chosen [`Format`](crate::format::Format) as its
@@ -35,13 +35,14 @@ use crate::error::SinkError;
 
 mod builder;
 mod connection;
+mod delivery;
 mod message;
 mod relp;
 mod spec;
 
 pub use builder::SyslogSinkBuilder;
+use connection::Connection;
 pub use connection::Transport;
-use connection::{Connection, Health};
 pub use message::{severity, Facility, SD_ID};
 pub use spec::SyslogSpec;
 
@@ -152,223 +153,6 @@ impl SyslogSink {
             transport_name(self.transport),
             self.address
         )
-    }
-
-    /// Looks whether the collector closed the connection; batches it surely read are
-    /// forgotten, those it may have dropped are handed back to be sent again.
-    async fn check(&mut self) -> Vec<AuditEntry> {
-        let Some(connection) = self.connection.as_mut() else {
-            return Vec::new();
-        };
-        match connection.health().await {
-            Health::Open => {
-                let now = Instant::now();
-                while self
-                    .unconfirmed
-                    .front()
-                    .is_some_and(|(at, _)| now.duration_since(*at) >= self.confirm_after)
-                {
-                    self.unconfirmed.pop_front();
-                }
-                Vec::new()
-            }
-            // A clean close says the collector read every byte, not that it stored every
-            // message it read (rsyslog drops what its queue holds when its shutdown times
-            // out): the batches of the last moment are sent again either way.
-            Health::Closed => self.lost("the collector closed the connection".into()),
-            Health::Reset => self.lost("the collector reset the connection".into()),
-        }
-    }
-
-    /// The connection is gone and may have taken unread batches with it: they are sent again.
-    fn lost(&mut self, why: String) -> Vec<AuditEntry> {
-        self.connection = None;
-        let again: Vec<AuditEntry> = self
-            .unconfirmed
-            .drain(..)
-            .flat_map(|(_, batch)| batch)
-            .collect();
-        self.stats
-            .inner
-            .resent
-            .fetch_add(again.len() as u64, Ordering::Relaxed);
-        self.failed(why);
-        again
-    }
-
-    fn failed(&mut self, error: String) {
-        let wait = self.backoff.failed(None);
-        if self.last_error.as_deref() != Some(error.as_str()) {
-            tracing::warn!(target = %self.target(), retry_in = ?wait, error = %error, "the syslog collector cannot take audit entries; spooling them locally");
-        }
-        self.last_error = Some(error);
-    }
-
-    async fn ensure_connected(&mut self) -> bool {
-        if self.connection.is_some() {
-            return true;
-        }
-        if !self.backoff.ready() {
-            return false;
-        }
-        let tls = self
-            .tls
-            .as_ref()
-            .map(|(config, name)| (config, name.as_str()));
-        match Connection::open(self.transport, &self.address, tls, self.timeout).await {
-            Ok(connection) => {
-                self.connection = Some(connection);
-                self.stats.inner.connects.fetch_add(1, Ordering::Relaxed);
-                if self.last_error.take().is_some() {
-                    tracing::info!(target = %self.target(), "the syslog collector takes audit entries again");
-                }
-                self.backoff.succeeded();
-                true
-            }
-            Err(e) => {
-                self.failed(format!("cannot connect: {e}"));
-                false
-            }
-        }
-    }
-
-    /// Writes `batch` on the connection; on failure the connection is dropped and what it
-    /// may have lost (this batch included) is returned.
-    async fn send(&mut self, batch: &[AuditEntry]) -> Result<(), Vec<AuditEntry>> {
-        let Some(connection) = self.connection.as_mut() else {
-            return Err(batch.to_vec());
-        };
-        let mut buf = std::mem::take(&mut self.buf);
-        let mut message = Vec::with_capacity(1024);
-        let mut result = Ok(());
-        buf.clear();
-        let relp = matches!(self.transport, Transport::Relp | Transport::RelpTls);
-        let mut messages = Vec::with_capacity(if relp { batch.len() } else { 0 });
-        for entry in batch {
-            message.clear();
-            if message::write(&self.header, entry, &mut message) {
-                self.stats.inner.truncated.fetch_add(1, Ordering::Relaxed);
-            }
-            if relp {
-                messages.push(message.clone());
-            } else if self.transport == Transport::Udp {
-                result = connection.send(&message, self.timeout).await;
-                if result.is_err() {
-                    break;
-                }
-            } else {
-                message::frame(&message, &mut buf);
-            }
-        }
-        if relp {
-            result = connection.send_relp(&messages, self.timeout).await;
-        } else if self.transport != Transport::Udp && result.is_ok() {
-            result = connection.send(&buf, self.timeout).await;
-        }
-        self.buf = buf;
-        match result {
-            Ok(()) => {
-                self.stats
-                    .inner
-                    .sent
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                // TCP and TLS only: UDP cannot tell, RELP already told.
-                if matches!(self.transport, Transport::Tcp | Transport::Tls) {
-                    self.unconfirmed.push_back((Instant::now(), batch.to_vec()));
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let mut lost = self.lost(format!("write failed: {e}"));
-                lost.extend_from_slice(batch);
-                Err(lost)
-            }
-        }
-    }
-
-    fn spool(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let path = self.spool.push(batch)?;
-        self.stats
-            .inner
-            .spooled_batches
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(file = %path.display(), entries = batch.len(), "audit batch spooled until the syslog collector takes it");
-        Ok(())
-    }
-
-    /// Sends the spooled batches, oldest first, several files at a time (a collector back
-    /// after an outage finds thousands of one-entry files); stops at the first send that
-    /// fails. What it returns then is what the connection had not confirmed: the chunk that
-    /// failed stays in its files.
-    async fn replay(&mut self) -> Result<(), Vec<AuditEntry>> {
-        const CHUNK: usize = 1024;
-        let files = self.spool.files().unwrap_or_default();
-        let mut files = files.into_iter().peekable();
-        while files.peek().is_some() {
-            let mut chunk = Vec::new();
-            let mut taken = Vec::new();
-            while chunk.len() < CHUNK {
-                let Some(file) = files.next() else { break };
-                if let Some(batch) = self.spool.take(&file) {
-                    taken.push((file, batch.len()));
-                    chunk.extend(batch);
-                }
-            }
-            if chunk.is_empty() {
-                continue;
-            }
-            if let Err(mut lost) = self.send(&chunk).await {
-                // `send` hands back the chunk after what was unconfirmed; the files keep it.
-                lost.truncate(lost.len().saturating_sub(chunk.len()));
-                return Err(lost);
-            }
-            for (file, entries) in &taken {
-                self.spool.sent(file, *entries);
-            }
-            self.stats
-                .inner
-                .replayed_batches
-                .fetch_add(taken.len() as u64, Ordering::Relaxed);
-            tracing::info!(
-                files = taken.len(),
-                entries = chunk.len(),
-                "sent spooled audit entries to the syslog collector"
-            );
-        }
-        Ok(())
-    }
-
-    /// Sends what the collector may have lost, the spool, then `batch`; spools what cannot go.
-    async fn deliver(&mut self, batch: &[AuditEntry]) -> Result<(), SinkError> {
-        let again = self.check().await;
-        if !self.ensure_connected().await {
-            self.spool(&again)?;
-            return self.spool(batch);
-        }
-        if !again.is_empty() {
-            if let Err(lost) = self.send(&again).await {
-                self.spool(&lost)?;
-                return self.spool(batch);
-            }
-        }
-        if self.spool.entries() > 0 {
-            if let Err(lost) = self.replay().await {
-                // Spool files are sent in name (first id, so time) order: these go back in
-                // their place.
-                self.spool(&lost)?;
-                return self.spool(batch);
-            }
-        }
-        if batch.is_empty() {
-            return Ok(());
-        }
-        match self.send(batch).await {
-            Ok(()) => Ok(()),
-            Err(lost) => self.spool(&lost),
-        }
     }
 }
 

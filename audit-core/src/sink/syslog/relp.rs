@@ -6,7 +6,7 @@
 //! `commands=syslog`), carries `syslog` transactions answered by `rsp` frames (`200 OK`), and
 //! ends with `close`; the collector may announce its own end with `serverclose`.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -170,19 +170,26 @@ impl<S: Stream> Session<S> {
     }
 
     /// Sends `messages` as `syslog` transactions, all at once, and waits until the collector
-    /// answered each `200 OK`. Any other answer, or a closed session, is an error: none of
-    /// them may be counted as delivered.
-    pub async fn send(&mut self, messages: &[Vec<u8>]) -> io::Result<()> {
-        let mut waiting = BTreeSet::new();
-        for message in messages {
-            waiting.insert(self.write_frame("syslog", message).await?);
+    /// answered each `200 OK`, marking `answered[i]` as each answer comes. Any other answer, or
+    /// a closed session, is an error; the messages answered before it were taken, the others
+    /// must be sent again (`answered` says which, also when the caller's timeout cuts this
+    /// short).
+    pub async fn send(&mut self, messages: &[Vec<u8>], answered: &mut [bool]) -> io::Result<()> {
+        let mut waiting = BTreeMap::new();
+        for (index, message) in messages.iter().enumerate() {
+            waiting.insert(self.write_frame("syslog", message).await?, index);
         }
         self.stream.flush().await?;
         while !waiting.is_empty() {
             let frame = self.read_frame().await?;
             match frame.command.as_str() {
                 "rsp" if frame.data.starts_with(b"200") => {
-                    waiting.remove(&frame.txnr);
+                    if let Some(slot) = waiting
+                        .remove(&frame.txnr)
+                        .and_then(|i| answered.get_mut(i))
+                    {
+                        *slot = true;
+                    }
                 }
                 "rsp" => {
                     return Err(protocol(format!(
@@ -295,13 +302,18 @@ mod tests {
             }
         });
         let mut session = Session::open(client).await.unwrap();
+        let mut answered = [false; 2];
         session
-            .send(&[
-                b"<134>1 - - - - - - one".to_vec(),
-                b"<134>1 - - - - - - two".to_vec(),
-            ])
+            .send(
+                &[
+                    b"<134>1 - - - - - - one".to_vec(),
+                    b"<134>1 - - - - - - two".to_vec(),
+                ],
+                &mut answered,
+            )
             .await
             .unwrap();
+        assert_eq!(answered, [true, true]);
         session.close().await.unwrap();
         drop(session);
         assert_eq!(
