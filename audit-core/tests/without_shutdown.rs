@@ -107,3 +107,28 @@ fn a_long_batch_wait_delays_neither_flush_nor_the_last_drop() {
     // still be sleeping and these 50 would be lost.
     assert_eq!(lines(dir.path()), 100);
 }
+
+/// A `#[tokio::main]` whose body panics: unwinding drops the auditor inside the runtime, and
+/// the drop drains the queue before the panic leaves `main`.
+#[test]
+fn a_panic_in_main_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let panicked = std::panic::catch_unwind(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let sink = JsonlSink::builder(&path).open().unwrap();
+            // Batches wait a minute: only the drop's drain writes them.
+            let auditor = Auditor::builder()
+                .batch_size(10_000)
+                .max_batch_wait(Duration::from_secs(60))
+                .build(sink)
+                .unwrap();
+            for _ in 0..200 {
+                auditor.record(AuditEntry::new("test_call")).await.unwrap();
+            }
+            panic!("main failed");
+        })
+    });
+    assert!(panicked.is_err());
+    assert_eq!(lines(dir.path()), 200);
+}

@@ -109,6 +109,7 @@ impl Budget {
 /// assert_eq!(scrubber.object(json!([1, 2])), json!({"value": [1, 2]}));
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Scrubber {
     /// The bounds applied.
     pub limits: SummaryLimits,

@@ -30,6 +30,7 @@ pub enum Compression {
 
 /// Which closed files are deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Retention {
     /// Delete files whose date is more than this many days before today (UTC).
     pub max_age_days: Option<u32>,

@@ -7,6 +7,7 @@ use super::schema::{lock_table, qualified};
 
 /// Range partitioning of the table by `ts` (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Partitioning {
     /// One partition per day (`<table>_pYYYYMMDD`), created 7 days ahead.
     Daily,
