@@ -92,6 +92,13 @@ pub enum SinkError {
         #[source]
         source: serde_json::Error,
     },
+    /// Another sink, in this process or another, writes this JSONL directory: two writers
+    /// would interleave their chains.
+    #[error("the audit directory {} is in use by another sink (in this process or another): give each sink its own directory (jsonl:DIR), or stop the other process", dir.display())]
+    InUse {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// The sink panicked; the writer caught it and goes on.
     #[error("the audit sink panicked: {0}")]
     Panicked(String),

@@ -41,8 +41,8 @@ async fn sixteen_tasks_record_100_000_entries_and_all_arrive_once() {
     let mut lines = 0;
     let mut checkpoints = 0;
     let mut seqs = HashSet::new();
-    for file in std::fs::read_dir(dir.path()).unwrap() {
-        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+    for file in audit_core::jsonl::log_files(dir.path()).unwrap() {
+        let text = std::fs::read_to_string(file).unwrap();
         assert!(text.ends_with('\n'));
         for line in text.lines() {
             let entry: AuditEntry =

@@ -42,6 +42,31 @@ fn bad_configuration_is_one_line_a_person_can_act_on() {
     }
 }
 
+/// A second quickstart started in the same directory (a second replica, a forgotten one) is
+/// refused at start instead of interleaving its chain with the first's and repairing the
+/// first's "torn" lines; once the first has exited, the directory is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_the_same_log_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Quickstart::start(dir.path(), None);
+    let second = Command::new(env!("CARGO_BIN_EXE_quickstart"))
+        .current_dir(dir.path())
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8(second.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("audit_logs is in use by another sink")
+            && stderr.contains("give each sink its own directory"),
+        "{stderr}"
+    );
+    first.stop().await;
+    let third = Quickstart::start(dir.path(), None);
+    third.stop().await;
+}
+
 /// #11 finding 7: a client holding a half-sent request cannot keep the quickstart from
 /// flushing its log and exiting; the grace period bounds the wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -336,6 +336,18 @@ mod tests {
         assert_eq!(auditor.stats(), crate::Stats::default());
     }
 
+    #[test]
+    fn two_sinks_on_one_directory_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = format!("jsonl:{0},jsonl:{0}", dir.path().display());
+        let err = config(&[("AUDIT_SINK", &sink)])
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is in use by another sink"), "{err}");
+    }
+
     #[tokio::test]
     async fn builds_a_fanout_of_the_named_sinks() {
         let dir = tempfile::tempdir().unwrap();
@@ -350,7 +362,7 @@ mod tests {
             .await
             .unwrap();
         auditor.shutdown().await.unwrap();
-        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(files.len(), 1);
+        let logs = crate::jsonl::log_files(dir.path()).unwrap();
+        assert_eq!(logs.len(), 1);
     }
 }

@@ -14,6 +14,8 @@ pub use crate::json_lines::JsonLines;
 ))]
 mod backoff;
 mod compose;
+#[cfg(feature = "jsonl")]
+mod dir_lock;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "jsonl")]

@@ -35,6 +35,8 @@ pub struct Quickstart {
     /// Kept open: the quickstart prints every entry, and a closed pipe would fail its stdout sink.
     _stdout: BufReader<std::process::ChildStdout>,
     pub port: u16,
+    /// Where its stderr goes (warnings), shown when it does not stop in time.
+    stderr: std::path::PathBuf,
 }
 
 impl Quickstart {
@@ -51,13 +53,14 @@ impl Quickstart {
             .local_addr()
             .unwrap()
             .port();
+        let stderr = dir.join("quickstart.stderr");
         let mut command = Command::new(env!("CARGO_BIN_EXE_quickstart"));
         command
             .current_dir(dir)
             .env("PORT", port.to_string())
             .env_remove("AUDIT_ENABLED")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(&stderr).unwrap());
         match sink {
             Some(sink) => command.env("AUDIT_SINK", sink),
             None => command.env_remove("AUDIT_SINK"),
@@ -77,6 +80,7 @@ impl Quickstart {
             child,
             _stdout: stdout,
             port,
+            stderr,
         }
     }
 
@@ -111,7 +115,10 @@ impl Quickstart {
     /// within 20 s.
     pub async fn stop(self) {
         let Quickstart {
-            mut child, _stdout, ..
+            mut child,
+            _stdout,
+            stderr,
+            ..
         } = self;
         Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -126,7 +133,12 @@ impl Quickstart {
             }),
         )
         .await
-        .expect("the quickstart stops within 20 s")
+        .unwrap_or_else(|_| {
+            panic!(
+                "the quickstart did not stop within 20 s; its stderr:\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            )
+        })
         .unwrap()
         .unwrap();
         assert!(exited.success());

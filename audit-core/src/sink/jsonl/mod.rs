@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use time::Date;
 use tokio::task::JoinHandle;
 
+use super::dir_lock::DirLock;
 use super::{JsonLines, Sink};
 use crate::entry::AuditEntry;
 use crate::error::SinkError;
@@ -72,6 +73,9 @@ pub struct JsonlSink {
     /// Held by each archiving task, so compression and retention never race each other.
     archive_lock: Arc<std::sync::Mutex<()>>,
     repaired: Arc<AtomicU64>,
+    /// No other sink writes (or repairs) this directory while this one is open; let go at
+    /// `close`, taken again by a write after it.
+    one_writer: Option<DirLock>,
 }
 
 /// Configures a [`JsonlSink`]; made by [`JsonlSink::builder`].
@@ -130,6 +134,7 @@ impl JsonlSinkBuilder {
         let config = self.config;
         create_private_dir(&config.dir)
             .map_err(|e| SinkError::io("create directory", &config.dir, e))?;
+        let one_writer = DirLock::acquire(&config.dir)?;
         archive::clean_interrupted(&config.dir)
             .map_err(|e| SinkError::io("clean up", &config.dir, e))?;
         let repaired = Arc::new(AtomicU64::new(0));
@@ -153,6 +158,7 @@ impl JsonlSinkBuilder {
             archiving: Vec::new(),
             archive_lock: Arc::default(),
             repaired,
+            one_writer: Some(one_writer),
         })
     }
 }
@@ -197,6 +203,9 @@ impl JsonlSink {
 
     /// Appends the serialised batch on the blocking pool and archives the files it closed.
     async fn append(&mut self, buf: Vec<u8>, segments: Segments) -> Result<(), SinkError> {
+        if self.one_writer.is_none() {
+            self.one_writer = Some(DirLock::acquire(&self.config.dir)?);
+        }
         let (closed, open) = self
             .blocking(move |files| {
                 let result = files.append(&buf, &segments);
@@ -310,6 +319,7 @@ impl Sink for JsonlSink {
                 tracing::error!(error = %e, "audit log archiving task failed");
             }
         }
+        self.one_writer = None;
         Ok(())
     }
 
