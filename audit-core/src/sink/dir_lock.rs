@@ -20,10 +20,11 @@ impl DirLock {
     /// locks (some network file systems) is written without one, with a warning.
     pub fn acquire(dir: &Path) -> Result<DirLock, SinkError> {
         let path = dir.join(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
             .open(&path)
             .map_err(|e| SinkError::io("open the lock file", &path, e))?;
         match file.try_lock() {
