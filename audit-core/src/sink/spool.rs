@@ -207,9 +207,8 @@ fn write_synced(dir: &Path, tmp: &Path, path: &Path, bytes: &[u8]) -> std::io::R
 }
 
 /// The default spool of one destination: `base/<destination>` with every character that is
-/// not a letter, digit, `.` or `-` made `_`, so that two sinks of a kind (two HTTP endpoints in
-/// one `AUDIT_SINK`) never replay each other's batches.
-#[cfg(any(feature = "syslog", feature = "http"))]
+/// not a letter, digit, `.` or `-` made `_`, so that two sinks of a kind (two HTTP endpoints,
+/// two databases in one `AUDIT_SINK`) never replay each other's batches.
 pub(crate) fn default_dir(base: &str, destination: &str) -> PathBuf {
     let name: String = destination
         .chars()

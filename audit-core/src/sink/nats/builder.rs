@@ -141,7 +141,7 @@ pub struct NatsSinkBuilder {
     pub(super) connection: NatsConnection,
     pub(super) stream: StreamSettings,
     pub(super) subject: String,
-    pub(super) spool_dir: PathBuf,
+    pub(super) spool_dir: Option<PathBuf>,
     pub(super) spool_max_bytes: u64,
     pub(super) ack_timeout: Duration,
 }
@@ -163,7 +163,7 @@ impl NatsSink {
             },
             stream: StreamSettings::default(),
             subject: "audit.{service}".into(),
-            spool_dir: PathBuf::from("./audit_spool_nats"),
+            spool_dir: None,
             spool_max_bytes: 1 << 30,
             ack_timeout: Duration::from_secs(5),
         }
@@ -240,10 +240,11 @@ impl NatsSinkBuilder {
         self
     }
 
-    /// Where batches wait while the servers are unreachable (default `./audit_spool_nats`).
+    /// Where batches wait while the servers are unreachable (default
+    /// `./audit_spool_nats/<first server>_<stream>`, one per destination).
     #[must_use]
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.spool_dir = dir.into();
+        self.spool_dir = Some(dir.into());
         self
     }
 
@@ -304,7 +305,10 @@ impl NatsSinkBuilder {
     /// so an application starts even while the servers are down.
     pub fn open(self) -> Result<NatsSink, SinkError> {
         let subject = self.checked_subject()?;
-        let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
+        let spool_dir = self
+            .spool_dir
+            .unwrap_or_else(|| default_spool_dir(&self.connection.servers, &self.stream.name));
+        let spool = Spool::open(spool_dir, self.spool_max_bytes)?;
         let target = format!("{} stream {}", self.connection.describe(), self.stream.name);
         Ok(NatsSink {
             subjects: self
@@ -356,6 +360,15 @@ fn program_name() -> String {
         .unwrap_or_else(|| "app".into())
 }
 
+/// `./audit_spool_nats/<first server>_<stream>`: two streams or clusters never share a spool,
+/// so neither replays the other's batches. No scheme or credentials in the name.
+fn default_spool_dir(servers: &[String], stream: &str) -> PathBuf {
+    let server = servers.first().map_or("nats", String::as_str);
+    let server = server.split_once("://").map_or(server, |(_, rest)| rest);
+    let server = server.rsplit('@').next().unwrap_or(server);
+    crate::sink::spool::default_dir("./audit_spool_nats", &format!("{server}_{stream}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,5 +395,24 @@ mod tests {
             .open();
         assert!(err.is_err_and(|e| e.to_string().contains("stream name")));
         assert!(NatsSink::builder(" , ").open().is_err());
+    }
+}
+
+#[cfg(test)]
+mod spool_tests {
+    use super::default_spool_dir;
+    use std::path::Path;
+
+    #[test]
+    fn each_stream_has_its_own_default_spool_without_credentials() {
+        let servers = ["nats://app:s3cret@nats-1.internal:4222".to_owned()];
+        assert_eq!(
+            default_spool_dir(&servers, "AUDIT"),
+            Path::new("./audit_spool_nats/nats-1.internal_4222_AUDIT")
+        );
+        assert_ne!(
+            default_spool_dir(&servers, "AUDIT"),
+            default_spool_dir(&servers, "BILLING")
+        );
     }
 }

@@ -12,7 +12,7 @@
 //! | `create_stream` | `false` where the stream is managed elsewhere | `true` |
 //! | `creds`, `token`, `nkey` | credentials: a `.creds` file, a token, an NKey seed | none |
 //! | `tls`, `tls_ca`, `tls_cert` + `tls_key` | TLS required; a CA to trust; a client certificate | off |
-//! | `spool`, `spool_max_bytes` | where batches wait while the servers are away | `./audit_spool_nats`, 1 GiB |
+//! | `spool`, `spool_max_bytes` | where batches wait while the servers are away | `./audit_spool_nats/<first server>_<stream>`, 1 GiB |
 //! | `ack_timeout`, `connect_timeout` | how long acknowledgements and a connection may take | `5s`, `5s` |
 //! | `consumer` | the durable consumer's name (`audit collect` only) | `audit-collect` |
 

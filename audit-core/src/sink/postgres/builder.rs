@@ -19,7 +19,7 @@ pub struct PostgresSinkBuilder {
     pub(super) config: tokio_postgres::Config,
     pub(super) schema: String,
     pub(super) table: String,
-    pub(super) spool_dir: PathBuf,
+    pub(super) spool_dir: Option<PathBuf>,
     pub(super) spool_max_bytes: u64,
     pub(super) connect_timeout: Duration,
     pub(super) tls: TlsOptions,
@@ -86,10 +86,11 @@ impl PostgresSinkBuilder {
         self
     }
 
-    /// Where batches wait while the database is unreachable (default `./audit_spool`).
+    /// Where batches wait while the database is unreachable (default
+    /// `./audit_spool/<host>_<port>_<database>_<schema>.<table>`, one per destination).
     #[must_use]
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.spool_dir = dir.into();
+        self.spool_dir = Some(dir.into());
         self
     }
 
@@ -123,7 +124,11 @@ impl PostgresSinkBuilder {
                 "retention drops whole partitions: set partition_by (audit_partition=day|month) with retention_days".into(),
             ));
         }
-        let spool = Spool::open(self.spool_dir, self.spool_max_bytes)?;
+        let spool_dir = match self.spool_dir {
+            Some(dir) => dir,
+            None => default_spool_dir(&self.config, &self.schema, &self.table),
+        };
+        let spool = Spool::open(spool_dir, self.spool_max_bytes)?;
         let tls = tls::connector(&self.tls, &self.config)?;
         Ok(PostgresSink {
             tls,
@@ -158,12 +163,53 @@ impl PostgresSink {
             config,
             schema: "public".into(),
             table: "audit_log".into(),
-            spool_dir: PathBuf::from("./audit_spool"),
+            spool_dir: None,
             spool_max_bytes: 1 << 30,
             connect_timeout: Duration::from_secs(5),
             tls: TlsOptions::default(),
             partitioning: None,
             retention_days: None,
         })
+    }
+}
+
+/// `./audit_spool/<host>_<port>_<database>_<schema>.<table>`: two databases or tables never
+/// share a spool, so neither replays the other's batches.
+fn default_spool_dir(config: &tokio_postgres::Config, schema: &str, table: &str) -> PathBuf {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    crate::sink::spool::default_dir(
+        "./audit_spool",
+        &format!("{host}_{port}_{database}_{schema}.{table}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_spool_dir;
+    use std::path::Path;
+
+    #[test]
+    fn each_table_has_its_own_default_spool_without_credentials() {
+        let config = "postgres://app:s3cret@db.internal:5433/prod"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            default_spool_dir(&config, "audit", "audit_log"),
+            Path::new("./audit_spool/db.internal_5433_prod_audit.audit_log")
+        );
+        assert_ne!(
+            default_spool_dir(&config, "audit", "audit_log"),
+            default_spool_dir(&config, "billing", "audit_log")
+        );
     }
 }
