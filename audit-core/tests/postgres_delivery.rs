@@ -262,3 +262,64 @@ async fn tls_through_native_tls() {
 async fn tls_through_rustls() {
     tls_connections_are_encrypted_and_verified(audit_core::postgres::TlsProvider::Rustls).await;
 }
+
+/// A database that stops answering without closing anything (a network partition): the
+/// writer gives up after `write_timeout`, spools, and replays once the database answers; the
+/// application's flush never hangs on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_is_spooled_after_the_write_timeout() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    let (host, port, user, dbname) = server();
+    let proxy = Proxy::start(format!("{host}:{port}")).await;
+    let via_proxy = format!("postgres://{user}@{}/{dbname}", proxy.addr);
+    let sink = schema
+        .builder(&via_proxy)
+        .connect_timeout(Duration::from_secs(1))
+        .write_timeout(Duration::from_secs(1))
+        .open()
+        .unwrap();
+    let stats = sink.stats();
+    let auditor = Auditor::builder().build(sink).unwrap();
+    let mut ids = HashSet::new();
+    let mut round = |n: usize| {
+        (0..n)
+            .map(|_| {
+                let entry = AuditEntry::new("through_a_partition");
+                ids.insert(entry.id);
+                entry
+            })
+            .collect::<Vec<_>>()
+    };
+    for entry in round(10) {
+        auditor.record(entry).await.unwrap();
+    }
+    auditor.flush().await.unwrap();
+    assert_eq!(schema.count(&client).await, (10, 10));
+
+    proxy.freeze();
+    let started = std::time::Instant::now();
+    for entry in round(10) {
+        auditor.record(entry).await.unwrap();
+    }
+    // Bounded here only so that a regression fails instead of hanging the suite.
+    tokio::time::timeout(Duration::from_secs(30), auditor.flush())
+        .await
+        .expect("the flush waited for a database that does not answer")
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(auditor.stats().spooled, 10);
+
+    proxy.thaw();
+    for entry in round(10) {
+        auditor.record(entry).await.unwrap();
+    }
+    auditor.shutdown().await.unwrap();
+    assert_eq!(schema.count(&client).await, (30, 30));
+    assert_eq!(stats.replayed_batches(), stats.spooled_batches());
+    schema.drop(&client).await;
+}

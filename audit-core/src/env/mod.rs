@@ -324,6 +324,24 @@ mod tests {
         assert!(!format!("{c:?}").contains("pw@"));
     }
 
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_write_timeout_is_a_duration() {
+        let c = config(&[("AUDIT_SINK", "postgres://db/prod?audit_write_timeout=2s")]).unwrap();
+        let SinkSpec::Postgres(spec) = &c.sinks[0] else {
+            panic!()
+        };
+        assert_eq!(spec.write_timeout, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(spec.url, "postgres://db/prod");
+        let err = config(&[("AUDIT_SINK", "postgres://db/prod?audit_write_timeout=soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("audit_write_timeout") && err.contains("accepted"),
+            "{err}"
+        );
+    }
+
     #[tokio::test]
     async fn disabled_auditor_records_nothing() {
         let auditor = config(&[("AUDIT_ENABLED", "false")])

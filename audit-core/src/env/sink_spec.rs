@@ -18,7 +18,7 @@ use crate::sink::syslog::SyslogSpec;
 
 const SINK_ACCEPTED: &str = "a comma-separated list of `stdout`, `stdout:pretty`, `jsonl:DIR`, \
 `jsonl:DIR?sync=never|every_batch|500ms&max_file_bytes=N&compress=gzip|zstd&max_age_days=N&max_files=N` or \
-`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&audit_partition=day|month&audit_retention_days=N&sslmode=require&audit_tls_ca=PEM&audit_tls_provider=rustls|native` (feature `postgres`) or \
+`postgres://user@host/db?audit_schema=S&audit_table=T&audit_spool=DIR&audit_partition=day|month&audit_retention_days=N&audit_write_timeout=10s&sslmode=require&audit_tls_ca=PEM&audit_tls_provider=rustls|native` (feature `postgres`) or \
 `nats://host:4222?stream=AUDIT&subject=audit.{service}&servers=h2:4222;h3:4222&replicas=N&creds=FILE&spool=DIR` (feature `nats`) or \
 `syslog+tcp://host:514?format=native|otel|ecs|ocsf|cef&facility=local0&app_name=A&spool=DIR`, `syslog+tls://…&tls_ca=PEM&tls_cert=PEM&tls_key=PEM`, `syslog+relp://…`, `syslog+relp+tls://…`, `syslog+udp://…` (feature `syslog`) or \
 `https://host/path?format=ecs&encoding=ndjson|array|otlp|splunk&gzip=true&header.Authorization=…&batch_entries=N&batch_bytes=N&spool=DIR` (feature `http`)";

@@ -1,5 +1,6 @@
 //! A TCP proxy for the tests of sinks that reach a server (PostgreSQL, NATS): it cuts every
-//! connection and refuses new ones, then lets them through again.
+//! connection and refuses new ones, or freezes them (a partition: nothing passes, nothing is
+//! closed), then lets them through again.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,9 @@ pub struct Proxy {
     pub addr: std::net::SocketAddr,
     up: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    frozen: tokio::sync::watch::Sender<bool>,
+    /// Sockets a freeze holds open without passing anything.
+    held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
 }
 
 impl Proxy {
@@ -18,7 +22,10 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
         let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let (up2, links2) = (up.clone(), links.clone());
+        let (frozen, _) = tokio::sync::watch::channel(false);
+        let held: Arc<Mutex<Vec<tokio::net::TcpStream>>> = Arc::default();
+        let (up2, links2, frozen2, held2) =
+            (up.clone(), links.clone(), frozen.clone(), held.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
@@ -28,16 +35,33 @@ impl Proxy {
                     drop(inbound);
                     continue;
                 }
+                if *frozen2.borrow() {
+                    held2.lock().unwrap().push(inbound);
+                    continue;
+                }
                 let upstream = upstream.clone();
+                let (mut freeze, held) = (frozen2.subscribe(), held2.clone());
                 let link = tokio::spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        let froze = tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+                            _ = freeze.wait_for(|f| *f) => true,
+                        };
+                        if froze {
+                            held.lock().unwrap().extend([inbound, outbound]);
+                        }
                     }
                 });
                 links2.lock().unwrap().push(link);
             }
         });
-        Proxy { addr, up, links }
+        Proxy {
+            addr,
+            up,
+            links,
+            frozen,
+            held,
+        }
     }
 
     pub fn cut(&self) {
@@ -49,5 +73,18 @@ impl Proxy {
 
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// A partition: open connections stay open and carry nothing; new ones are accepted and
+    /// hang. Nobody hears a close or a reset.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    /// Ends a freeze: the held sockets are closed (as a partition's end finds them timed
+    /// out), new connections pass again.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+        self.held.lock().unwrap().clear();
     }
 }

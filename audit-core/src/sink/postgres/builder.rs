@@ -22,6 +22,7 @@ pub struct PostgresSinkBuilder {
     pub(super) spool_dir: Option<PathBuf>,
     pub(super) spool_max_bytes: u64,
     pub(super) connect_timeout: Duration,
+    pub(super) write_timeout: Duration,
     pub(super) tls: TlsOptions,
     pub(super) partitioning: Option<Partitioning>,
     pub(super) retention_days: Option<u32>,
@@ -109,6 +110,18 @@ impl PostgresSinkBuilder {
         self
     }
 
+    /// How long writing one batch (with the spool replayed before it) may take (default
+    /// 10 s). A database that stops answering without closing the connection (a network
+    /// partition, a frozen server) would otherwise hold the writer until TCP gives up, many
+    /// minutes later, while the queue fills; past this time the connection is dropped and the
+    /// batch spooled (its replay is deduplicated, so a batch that did reach the table is not
+    /// stored twice).
+    #[must_use]
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
     /// Checks the settings and opens the spool. The connection is made on the first write (and
     /// the table created then), so an application starts even while the database is down.
     pub fn open(self) -> Result<PostgresSink, SinkError> {
@@ -142,6 +155,7 @@ impl PostgresSinkBuilder {
             table: self.table,
             spool,
             connect_timeout: self.connect_timeout,
+            write_timeout: self.write_timeout,
             client: None,
             backoff: Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF),
             stats: PostgresStats::default(),
@@ -166,6 +180,7 @@ impl PostgresSink {
             spool_dir: None,
             spool_max_bytes: 1 << 30,
             connect_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
             tls: TlsOptions::default(),
             partitioning: None,
             retention_days: None,

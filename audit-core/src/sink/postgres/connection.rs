@@ -65,8 +65,15 @@ impl PostgresSink {
     async fn try_connect(&self) -> Result<Client, String> {
         let mut client =
             tls::connect(&self.config, self.tls.as_ref(), self.connect_timeout).await?;
-        let applied = schema::migrate(&mut client, &self.schema, &self.table, self.partitioning)
+        let migrating = schema::migrate(&mut client, &self.schema, &self.table, self.partitioning);
+        let applied = tokio::time::timeout(self.write_timeout, migrating)
             .await
+            .map_err(|_| {
+                format!(
+                    "creating the audit table: no answer within {:?}",
+                    self.write_timeout
+                )
+            })?
             .map_err(|e| format!("creating the audit table failed: {}", describe(&e)))?;
         if !applied.is_empty() {
             tracing::info!(table = %self.target, migrations = ?applied, "created the audit table");

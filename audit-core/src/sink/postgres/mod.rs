@@ -123,6 +123,7 @@ pub struct PostgresSink {
     staging: String,
     spool: Spool,
     connect_timeout: Duration,
+    write_timeout: Duration,
     client: Option<Client>,
     backoff: Backoff,
     stats: PostgresStats,
@@ -244,7 +245,13 @@ impl Sink for PostgresSink {
         if !self.ensure_connected().await {
             return self.spool(batch);
         }
-        match self.write_connected(batch).await {
+        let written = tokio::time::timeout(self.write_timeout, self.write_connected(batch)).await;
+        let Ok(written) = written else {
+            tracing::error!(table = %self.target, timeout = ?self.write_timeout, "PostgreSQL did not answer in time; dropping the connection and spooling the batch");
+            self.client = None;
+            return self.spool(batch);
+        };
+        match written {
             Ok(()) => Ok(()),
             Err(e) => {
                 tracing::error!(table = %self.target, error = %describe(&e), "PostgreSQL refused an audit batch");
@@ -266,11 +273,22 @@ impl Sink for PostgresSink {
             return Ok(());
         }
         tracing::info!(batches = pending, "replaying the PostgreSQL spool");
-        self.replay().await.map_err(|e| SinkError::Database {
-            action: "replay the spool into",
-            target: self.target.clone(),
-            detail: describe(&e),
-        })
+        // Bounded like a write; what is left is replayed at the next idle moment.
+        match tokio::time::timeout(self.write_timeout, self.replay()).await {
+            Ok(replayed) => replayed.map_err(|e| SinkError::Database {
+                action: "replay the spool into",
+                target: self.target.clone(),
+                detail: describe(&e),
+            }),
+            Err(_) => {
+                self.client = None;
+                Err(SinkError::Database {
+                    action: "replay the spool into",
+                    target: self.target.clone(),
+                    detail: format!("no answer within {:?}", self.write_timeout),
+                })
+            }
+        }
     }
 
     async fn close(&mut self) -> Result<(), SinkError> {
@@ -280,8 +298,14 @@ impl Sink for PostgresSink {
             self.backoff.expire();
         }
         if pending > 0 && self.ensure_connected().await {
-            if let Err(e) = self.replay().await {
-                tracing::warn!(error = %describe(&e), "spooled audit batches stay in the spool until the next start");
+            match tokio::time::timeout(self.write_timeout, self.replay()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %describe(&e), "spooled audit batches stay in the spool until the next start");
+                }
+                Err(_) => {
+                    tracing::warn!(timeout = ?self.write_timeout, "PostgreSQL did not answer in time; spooled audit batches stay in the spool until the next start");
+                }
             }
         }
         let left = self.spool.files().map(|f| f.len()).unwrap_or(0);

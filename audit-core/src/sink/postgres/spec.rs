@@ -15,7 +15,7 @@ pub struct PostgresSpec {
     pub schema: Option<String>,
     /// `audit_table=` (default `audit_log`).
     pub table: Option<String>,
-    /// `audit_spool=` (default `./audit_spool`).
+    /// `audit_spool=` (default `./audit_spool/<host>_<port>_<database>_<schema>.<table>`).
     pub spool_dir: Option<std::path::PathBuf>,
     /// `audit_tls_ca=PATH`: a PEM certificate to trust (feature `postgres-tls`).
     pub tls_root_cert: Option<std::path::PathBuf>,
@@ -28,6 +28,8 @@ pub struct PostgresSpec {
     pub partitioning: Option<Partitioning>,
     /// `audit_retention_days=N` (with `audit_partition`).
     pub retention_days: Option<u32>,
+    /// `audit_write_timeout=10s`: how long one batch may take before it is spooled.
+    pub write_timeout: Option<std::time::Duration>,
 }
 
 impl PostgresSpec {
@@ -58,6 +60,9 @@ impl PostgresSpec {
         if let Some(days) = self.retention_days {
             builder = builder.retention_days(days);
         }
+        if let Some(timeout) = self.write_timeout {
+            builder = builder.write_timeout(timeout);
+        }
         Ok(builder)
     }
 }
@@ -75,6 +80,7 @@ impl std::fmt::Debug for PostgresSpec {
             .field("tls_provider", &self.tls_provider)
             .field("partitioning", &self.partitioning)
             .field("retention_days", &self.retention_days)
+            .field("write_timeout", &self.write_timeout)
             .finish()
     }
 }
@@ -93,6 +99,7 @@ impl PostgresSpec {
             tls_provider: None,
             partitioning: None,
             retention_days: None,
+            write_timeout: None,
         };
         let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -127,6 +134,11 @@ impl PostgresSpec {
                 Some(("audit_retention_days", v)) => {
                     out.retention_days = Some(v.parse().map_err(|_| {
                         format!("option `audit_retention_days` takes a whole number, not `{v}`")
+                    })?)
+                }
+                Some(("audit_write_timeout", v)) => {
+                    out.write_timeout = Some(humantime::parse_duration(v).map_err(|_| {
+                        format!("option `audit_write_timeout` takes a duration (`10s`, `500ms`), not `{v}`")
                     })?)
                 }
                 _ => kept.push(pair),
