@@ -133,7 +133,9 @@ impl HttpSinkBuilder {
     }
 
     /// How long a batch is retried (429, 5xx, no answer; `Retry-After` honoured) before it
-    /// goes to the spool (default 10 s).
+    /// goes to the spool (default 10 s), when the endpoint was taking batches. Once it fails,
+    /// each later attempt is a single request, spaced by the sink's backoff, until it takes a
+    /// batch again.
     pub fn retry_budget(mut self, budget: Duration) -> Self {
         self.retry_budget = budget;
         self

@@ -4,7 +4,9 @@
 //! Each batch is rendered in the chosen [`Format`], grouped under the entry and byte limits
 //! and POSTed as NDJSON or a JSON array, gzipped when asked. A group counts as delivered when
 //! the endpoint answers 2xx. 429, 408, 5xx and connection errors are retried with backoff,
-//! waiting as long as `Retry-After` says, within a retry budget; 413 splits the group (a
+//! waiting as long as `Retry-After` says, within a retry budget (once the endpoint is known to
+//! be failing, an attempt is one request: a down endpoint does not hold the writer for the
+//! budget again at every attempt); 413 splits the group (a
 //! single record is cut down further). What cannot be delivered goes, in order, to a local
 //! spool that is sent first when the endpoint is back; other 4xx answers (a wrong token or
 //! path) spool too, and say so, until the configuration is fixed. Delivery is at least once:
@@ -210,7 +212,11 @@ impl HttpSink {
                 }
                 Reply::Retry { after, detail } => {
                     let wait = after.unwrap_or(backoff);
-                    if started.elapsed() + wait > self.retry_budget {
+                    // Retries in place ride out a blip of an endpoint that was taking batches.
+                    // One already failing gets a single request per attempt (the sink's backoff
+                    // spaces the attempts): the writer, and under `Block` the requests behind
+                    // it, must not wait out the budget again and again while it is down.
+                    if self.last_error.is_some() || started.elapsed() + wait > self.retry_budget {
                         return Err(Undelivered {
                             first: start,
                             detail,
