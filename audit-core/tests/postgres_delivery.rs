@@ -323,3 +323,39 @@ async fn a_database_that_stops_answering_is_spooled_after_the_write_timeout() {
     assert_eq!(stats.replayed_batches(), stats.spooled_batches());
     schema.drop(&client).await;
 }
+
+/// `write_timeout` bounds each statement, not a whole write: a backlog of hundreds of spooled
+/// batches, replayed before the next batch, takes longer than one timeout and still goes in
+/// without a reconnect.
+#[tokio::test]
+async fn a_long_backlog_is_replayed_past_one_write_timeout() {
+    let client = admin().await;
+    let schema = TestSchema::new();
+    // Nothing listens on port 9 of loopback: each batch lands in the spool.
+    let mut down = schema.sink("postgres://postgres@127.0.0.1:9/test");
+    for _ in 0..400 {
+        down.write(&[AuditEntry::new("backlog")]).await.unwrap();
+    }
+    down.close().await.unwrap();
+    assert_eq!(down.stats().spooled_batches(), 400);
+    drop(down);
+
+    let timeout = Duration::from_millis(100);
+    let mut up = schema
+        .builder(&database_url())
+        .write_timeout(timeout)
+        .open()
+        .unwrap();
+    let started = std::time::Instant::now();
+    up.write(&[AuditEntry::new("after")]).await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took > timeout,
+        "the backlog went faster than one timeout ({took:?}): the test proves nothing"
+    );
+    assert_eq!(up.spooled(), 0, "took {took:?}");
+    assert_eq!(up.stats().replayed_batches(), 400);
+    assert_eq!(up.stats().connects(), 1, "no reconnect");
+    assert_eq!(schema.count(&client).await, (401, 401));
+    schema.drop(&client).await;
+}

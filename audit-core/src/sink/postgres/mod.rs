@@ -154,8 +154,9 @@ impl PostgresSink {
         &self.target
     }
 
-    /// Replays the spool, oldest first; stops at the first batch that fails.
-    async fn replay(&mut self) -> Result<(), tokio_postgres::Error> {
+    /// Replays the spool, oldest first; stops at the first batch that fails. Each batch is
+    /// bounded by `write_timeout`, not the whole spool: a long backlog keeps going.
+    async fn replay(&mut self) -> Result<(), WriteError> {
         let files = match self.spool.files() {
             Ok(files) => files,
             Err(e) => {
@@ -167,7 +168,8 @@ impl PostgresSink {
             let Some(batch) = self.spool.take(&file) else {
                 continue;
             };
-            self.copy_deduplicated(&batch).await?;
+            let timeout = self.write_timeout;
+            bounded(timeout, self.copy_deduplicated(&batch)).await?;
             self.spool.sent(&file, batch.len());
             self.stats
                 .inner
@@ -207,19 +209,25 @@ impl PostgresSink {
         Ok(dropped)
     }
 
-    async fn write_connected(&mut self, batch: &[AuditEntry]) -> Result<(), tokio_postgres::Error> {
+    async fn write_connected(&mut self, batch: &[AuditEntry]) -> Result<(), WriteError> {
+        let timeout = self.write_timeout;
         let today = Some(time::OffsetDateTime::now_utc().date());
         if self.partitioning.is_some() && self.maintained_on != today {
-            if let Err(e) = self.maintain().await {
-                tracing::warn!(error = %e, "audit partitions not maintained; rows outside them go to the default partition");
+            let maintained = tokio::time::timeout(timeout, self.maintain()).await;
+            if !matches!(maintained, Ok(Ok(_))) {
+                let error = match maintained {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {timeout:?}"),
+                };
+                tracing::warn!(error = %error, "audit partitions not maintained; rows outside them go to the default partition");
                 self.maintained_on = today;
             }
         }
         self.replay().await?;
-        match self.copy(batch).await {
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+        match bounded(timeout, self.copy(batch)).await {
+            Err(WriteError::Db(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                 tracing::info!(table = %self.target, entries = batch.len(), "batch partly stored already (a retry); writing it deduplicated");
-                self.copy_deduplicated(batch).await
+                bounded(timeout, self.copy_deduplicated(batch)).await
             }
             other => other,
         }
@@ -245,20 +253,14 @@ impl Sink for PostgresSink {
         if !self.ensure_connected().await {
             return self.spool(batch);
         }
-        let written = tokio::time::timeout(self.write_timeout, self.write_connected(batch)).await;
-        let Ok(written) = written else {
-            tracing::error!(table = %self.target, timeout = ?self.write_timeout, "PostgreSQL did not answer in time; dropping the connection and spooling the batch");
-            self.client = None;
-            return self.spool(batch);
-        };
-        match written {
+        match self.write_connected(batch).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                tracing::error!(table = %self.target, error = %describe(&e), "PostgreSQL refused an audit batch");
-                if self.client.as_ref().is_none_or(|c| c.is_closed()) || e.as_db_error().is_none() {
+                tracing::error!(table = %self.target, error = %e, "PostgreSQL did not take an audit batch");
+                if e.connection_suspect() || self.client.as_ref().is_none_or(|c| c.is_closed()) {
                     self.client = None;
                 }
-                // A refused batch may have reached the server: its replay is deduplicated.
+                // A batch that failed may have reached the server: its replay is deduplicated.
                 self.spool(batch)
             }
         }
@@ -273,22 +275,16 @@ impl Sink for PostgresSink {
             return Ok(());
         }
         tracing::info!(batches = pending, "replaying the PostgreSQL spool");
-        // Bounded like a write; what is left is replayed at the next idle moment.
-        match tokio::time::timeout(self.write_timeout, self.replay()).await {
-            Ok(replayed) => replayed.map_err(|e| SinkError::Database {
+        self.replay().await.map_err(|e| {
+            if e.connection_suspect() {
+                self.client = None;
+            }
+            SinkError::Database {
                 action: "replay the spool into",
                 target: self.target.clone(),
-                detail: describe(&e),
-            }),
-            Err(_) => {
-                self.client = None;
-                Err(SinkError::Database {
-                    action: "replay the spool into",
-                    target: self.target.clone(),
-                    detail: format!("no answer within {:?}", self.write_timeout),
-                })
+                detail: e.to_string(),
             }
-        }
+        })
     }
 
     async fn close(&mut self) -> Result<(), SinkError> {
@@ -298,14 +294,8 @@ impl Sink for PostgresSink {
             self.backoff.expire();
         }
         if pending > 0 && self.ensure_connected().await {
-            match tokio::time::timeout(self.write_timeout, self.replay()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %describe(&e), "spooled audit batches stay in the spool until the next start");
-                }
-                Err(_) => {
-                    tracing::warn!(timeout = ?self.write_timeout, "PostgreSQL did not answer in time; spooled audit batches stay in the spool until the next start");
-                }
+            if let Err(e) = self.replay().await {
+                tracing::warn!(error = %e, "spooled audit batches stay in the spool until the next start");
             }
         }
         let left = self.spool.files().map(|f| f.len()).unwrap_or(0);
@@ -355,5 +345,53 @@ mod tests {
             err.to_string().contains("[REDACTED]") && !err.to_string().contains("pw@"),
             "{err}"
         );
+    }
+}
+
+/// Why a batch did not go in: the server's error, or no answer within `write_timeout`.
+#[derive(Debug)]
+enum WriteError {
+    Db(tokio_postgres::Error),
+    TimedOut(Duration),
+}
+
+impl From<tokio_postgres::Error> for WriteError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        WriteError::Db(e)
+    }
+}
+
+impl WriteError {
+    /// Whether the connection itself may be broken (no answer, or not a refusal by the
+    /// server), so that the next attempt connects again.
+    fn connection_suspect(&self) -> bool {
+        match self {
+            WriteError::Db(e) => e.as_db_error().is_none(),
+            WriteError::TimedOut(_) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Db(e) => f.write_str(&describe(e)),
+            WriteError::TimedOut(timeout) => write!(
+                f,
+                "no answer within {timeout:?} (audit_write_timeout); reconnecting"
+            ),
+        }
+    }
+}
+
+/// One statement (a COPY, a deduplicated insert) bounded by `timeout`: a database behind a
+/// partition neither answers nor closes, and would hold the writer until TCP gives up.
+async fn bounded<T>(
+    timeout: Duration,
+    statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, WriteError> {
+    match tokio::time::timeout(timeout, statement).await {
+        Ok(result) => result.map_err(WriteError::Db),
+        Err(_) => Err(WriteError::TimedOut(timeout)),
     }
 }

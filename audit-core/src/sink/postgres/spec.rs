@@ -28,7 +28,8 @@ pub struct PostgresSpec {
     pub partitioning: Option<Partitioning>,
     /// `audit_retention_days=N` (with `audit_partition`).
     pub retention_days: Option<u32>,
-    /// `audit_write_timeout=10s`: how long one batch may take before it is spooled.
+    /// `audit_write_timeout=10s`: how long one batch's statement may take before the batch is
+    /// spooled.
     pub write_timeout: Option<std::time::Duration>,
 }
 
