@@ -136,13 +136,16 @@ impl Spool {
         }
     }
 
-    /// Keeps only `rest` of a batch whose other entries its destination took: the file is
-    /// rewritten under its name (so in its place in the order), or removed when nothing is
-    /// left. A file that cannot be rewritten is sent again whole next time.
+    /// Keeps only `rest` of a batch of `entries` whose other entries its destination took:
+    /// the file is rewritten under its name (so in its place in the order), or removed when
+    /// nothing is left. A file that cannot be rewritten is sent again whole next time.
     #[cfg(feature = "syslog")]
-    pub fn keep_only(&mut self, path: &Path, rest: &[AuditEntry]) {
+    pub fn keep_only(&mut self, path: &Path, entries: usize, rest: &[AuditEntry]) {
         let Some(name) = path.file_name() else { return };
-        let (entries, bytes) = count_lines(path);
+        if rest.is_empty() {
+            return self.sent(path, entries);
+        }
+        let bytes = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let rewrite = || -> Result<u64, SinkError> {
             let mut buf = Vec::with_capacity(rest.len() * 512);
             for entry in rest {
@@ -153,12 +156,9 @@ impl Spool {
                 .map_err(|e| SinkError::io("rewrite spool file", path, e))?;
             Ok(buf.len() as u64)
         };
-        if rest.is_empty() {
-            return self.sent(path, entries as usize);
-        }
         match rewrite() {
             Ok(written) => {
-                self.forget(entries, bytes);
+                self.forget(entries as u64, bytes);
                 self.entries += rest.len() as u64;
                 self.bytes += written;
             }

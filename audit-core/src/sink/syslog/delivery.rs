@@ -188,22 +188,24 @@ impl SyslogSink {
             }
             if let Err(undelivered) = self.send(&chunk).await {
                 // The files keep what the collector did not take, in their place.
-                let mut confirmed = undelivered.confirmed.iter();
+                let mut at = 0;
                 for (file, entries) in &taken {
-                    let of_file: Vec<bool> = confirmed.by_ref().take(*entries).copied().collect();
-                    if of_file.iter().all(|c| *c) {
-                        self.spool.sent(file, *entries);
-                    } else if of_file.iter().any(|c| *c) {
-                        let rest: Vec<AuditEntry> = self
-                            .spool
-                            .take(file)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .zip(&of_file)
-                            .filter(|(_, c)| !**c)
-                            .map(|(entry, _)| entry)
+                    let of_file = at..at + entries;
+                    at += entries;
+                    let (Some(sent), Some(confirmed)) = (
+                        chunk.get(of_file.clone()),
+                        undelivered.confirmed.get(of_file),
+                    ) else {
+                        continue;
+                    };
+                    if confirmed.iter().any(|c| *c) {
+                        let rest: Vec<AuditEntry> = sent
+                            .iter()
+                            .zip(confirmed)
+                            .filter(|(_, confirmed)| !**confirmed)
+                            .map(|(entry, _)| entry.clone())
                             .collect();
-                        self.spool.keep_only(file, &rest);
+                        self.spool.keep_only(file, *entries, &rest);
                     }
                 }
                 return Err(undelivered.earlier);
