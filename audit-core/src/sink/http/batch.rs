@@ -102,51 +102,55 @@ fn otlp_envelope(service: &str) -> (Vec<u8>, &'static [u8]) {
     (head.into_bytes(), b"]}]}]}")
 }
 
-/// The bytes a body adds around its records (for the byte limit).
-pub(super) fn overhead(encoding: Encoding, service: &str) -> usize {
-    match encoding {
-        Encoding::NdJson | Encoding::JsonArray | Encoding::SplunkEvent => 2,
-        Encoding::Otlp => {
-            let (head, tail) = otlp_envelope(service);
-            head.len() + tail.len()
-        }
-    }
+/// How the bodies of one sink frame their records: one per line, or joined by commas inside
+/// an envelope (a JSON array's brackets, OTLP's resource and scope), made once for the sink.
+#[derive(Debug)]
+pub(super) struct Framing {
+    envelope: Option<(Vec<u8>, &'static [u8])>,
 }
 
-/// One request body of `records`.
-pub(super) fn encode(records: &[Vec<u8>], encoding: Encoding, service: &str) -> Vec<u8> {
-    let size: usize = records.iter().map(|r| r.len() + 1).sum();
-    let mut body = Vec::with_capacity(size + overhead(encoding, service));
-    match encoding {
-        Encoding::NdJson | Encoding::SplunkEvent => {
-            for record in records {
-                body.extend_from_slice(record);
-                body.push(b'\n');
-            }
-        }
-        Encoding::JsonArray => {
-            body.push(b'[');
-            for (i, record) in records.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                body.extend_from_slice(record);
-            }
-            body.push(b']');
-        }
-        Encoding::Otlp => {
-            let (head, tail) = otlp_envelope(service);
-            body.extend_from_slice(&head);
-            for (i, record) in records.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                body.extend_from_slice(record);
-            }
-            body.extend_from_slice(tail);
+impl Framing {
+    pub fn new(encoding: Encoding, service: &str) -> Self {
+        let envelope = match encoding {
+            Encoding::NdJson | Encoding::SplunkEvent => None,
+            Encoding::JsonArray => Some((b"[".to_vec(), &b"]"[..])),
+            Encoding::Otlp => Some(otlp_envelope(service)),
+        };
+        Framing { envelope }
+    }
+
+    /// The bytes a body adds around its records (for the byte limit).
+    pub fn overhead(&self) -> usize {
+        match &self.envelope {
+            None => 2,
+            Some((head, tail)) => head.len() + tail.len(),
         }
     }
-    body
+
+    /// One request body of `records`.
+    pub fn encode(&self, records: &[Vec<u8>]) -> Vec<u8> {
+        let size: usize = records.iter().map(|r| r.len() + 1).sum();
+        let mut body = Vec::with_capacity(size + self.overhead());
+        match &self.envelope {
+            None => {
+                for record in records {
+                    body.extend_from_slice(record);
+                    body.push(b'\n');
+                }
+            }
+            Some((head, tail)) => {
+                body.extend_from_slice(head);
+                for (i, record) in records.iter().enumerate() {
+                    if i > 0 {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(record);
+                }
+                body.extend_from_slice(tail);
+            }
+        }
+        body
+    }
 }
 
 #[cfg(test)]
@@ -176,14 +180,15 @@ mod tests {
     fn encodings_frame_records() {
         let records = vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()];
         assert_eq!(
-            encode(&records, Encoding::NdJson, "svc"),
+            Framing::new(Encoding::NdJson, "svc").encode(&records),
             b"{\"a\":1}\n{\"b\":2}\n"
         );
-        let array = encode(&records, Encoding::JsonArray, "svc");
+        let array = Framing::new(Encoding::JsonArray, "svc").encode(&records);
         let value: serde_json::Value = serde_json::from_slice(&array).unwrap();
         assert_eq!(value, json!([{"a": 1}, {"b": 2}]));
-        let otlp = encode(&records, Encoding::Otlp, "billing");
-        assert_eq!(otlp.len() - 15, overhead(Encoding::Otlp, "billing"));
+        let framing = Framing::new(Encoding::Otlp, "billing");
+        let otlp = framing.encode(&records);
+        assert_eq!(otlp.len() - 15, framing.overhead());
         let value: serde_json::Value = serde_json::from_slice(&otlp).unwrap();
         let logs = &value["resourceLogs"][0];
         assert_eq!(

@@ -218,7 +218,7 @@ impl HttpSinkBuilder {
             target: super::describe(&self.url),
             format: self.format,
             encoding: self.encoding,
-            service: self.service,
+            framing: super::batch::Framing::new(self.encoding, &self.service),
             gzip: self.gzip,
             max_batch_entries: self.max_batch_entries,
             max_batch_bytes: self.max_batch_bytes,

@@ -111,7 +111,8 @@ pub struct HttpSink {
     target: String,
     format: Format,
     encoding: Encoding,
-    service: String,
+    /// How bodies wrap records, made once (the OTLP envelope holds the service's name).
+    framing: batch::Framing,
     gzip: bool,
     max_batch_entries: usize,
     max_batch_bytes: usize,
@@ -173,7 +174,7 @@ impl HttpSink {
             &records,
             self.max_batch_entries,
             self.max_batch_bytes,
-            batch::overhead(self.encoding, &self.service),
+            self.framing.overhead(),
         )
         .into();
         let started = Instant::now();
@@ -252,7 +253,7 @@ impl HttpSink {
     }
 
     async fn post(&self, records: &[Vec<u8>]) -> Reply {
-        let body = batch::encode(records, self.encoding, &self.service);
+        let body = self.framing.encode(records);
         let body = if self.gzip {
             match client::gzip(&body) {
                 Ok(zipped) => zipped,
