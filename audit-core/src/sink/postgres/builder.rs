@@ -111,11 +111,11 @@ impl PostgresSinkBuilder {
     }
 
     /// How long one statement may take (default 10 s): a batch's `COPY`, each spooled batch's
-    /// replay, the table's creation. A backlog of many spooled batches is not cut short by it. A database that stops answering without closing the connection (a network
-    /// partition, a frozen server) would otherwise hold the writer until TCP gives up, many
-    /// minutes later, while the queue fills; past this time the connection is dropped and the
-    /// batch spooled (its replay is deduplicated, so a batch that did reach the table is not
-    /// stored twice).
+    /// replay, the table's creation; a backlog of many spooled batches is not cut short by it.
+    /// A database that stops answering without closing the connection (a network partition, a
+    /// frozen server) would otherwise hold the writer until TCP gives up, many minutes later,
+    /// while the queue fills; past this time the connection is dropped and the batch spooled
+    /// (its replay is deduplicated, so a batch that did reach the table is not stored twice).
     #[must_use]
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout.max(Duration::from_millis(1));

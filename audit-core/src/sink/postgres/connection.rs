@@ -66,15 +66,9 @@ impl PostgresSink {
         let mut client =
             tls::connect(&self.config, self.tls.as_ref(), self.connect_timeout).await?;
         let migrating = schema::migrate(&mut client, &self.schema, &self.table, self.partitioning);
-        let applied = tokio::time::timeout(self.write_timeout, migrating)
+        let applied = super::bounded(self.write_timeout, migrating)
             .await
-            .map_err(|_| {
-                format!(
-                    "creating the audit table: no answer within {:?}",
-                    self.write_timeout
-                )
-            })?
-            .map_err(|e| format!("creating the audit table failed: {}", describe(&e)))?;
+            .map_err(|e| format!("creating the audit table failed: {e}"))?;
         if !applied.is_empty() {
             tracing::info!(table = %self.target, migrations = ?applied, "created the audit table");
         }

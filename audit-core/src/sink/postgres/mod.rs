@@ -213,12 +213,12 @@ impl PostgresSink {
         let timeout = self.write_timeout;
         let today = Some(time::OffsetDateTime::now_utc().date());
         if self.partitioning.is_some() && self.maintained_on != today {
-            let maintained = tokio::time::timeout(timeout, self.maintain()).await;
-            if !matches!(maintained, Ok(Ok(_))) {
-                let error = match maintained {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => format!("no answer within {timeout:?}"),
-                };
+            let failed = match tokio::time::timeout(timeout, self.maintain()).await {
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some(format!("no answer within {timeout:?}")),
+            };
+            if let Some(error) = failed {
                 tracing::warn!(error = %error, "audit partitions not maintained; rows outside them go to the default partition");
                 self.maintained_on = today;
             }
@@ -315,6 +315,47 @@ impl Sink for PostgresSink {
     }
 }
 
+/// Why a batch did not go in: the server's error, or no answer within `write_timeout`.
+#[derive(Debug)]
+pub(super) enum WriteError {
+    Db(tokio_postgres::Error),
+    TimedOut(Duration),
+}
+
+impl WriteError {
+    /// Whether the connection itself may be broken (no answer, or not a refusal by the
+    /// server), so that the next attempt connects again.
+    fn connection_suspect(&self) -> bool {
+        match self {
+            WriteError::Db(e) => e.as_db_error().is_none(),
+            WriteError::TimedOut(_) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Db(e) => f.write_str(&describe(e)),
+            WriteError::TimedOut(timeout) => {
+                write!(f, "no answer within {timeout:?} (audit_write_timeout)")
+            }
+        }
+    }
+}
+
+/// One statement (a COPY, a deduplicated insert, the migrations) bounded by `timeout`: a database behind a
+/// partition neither answers nor closes, and would hold the writer until TCP gives up.
+pub(super) async fn bounded<T>(
+    timeout: Duration,
+    statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, WriteError> {
+    match tokio::time::timeout(timeout, statement).await {
+        Ok(result) => result.map_err(WriteError::Db),
+        Err(_) => Err(WriteError::TimedOut(timeout)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,53 +386,5 @@ mod tests {
             err.to_string().contains("[REDACTED]") && !err.to_string().contains("pw@"),
             "{err}"
         );
-    }
-}
-
-/// Why a batch did not go in: the server's error, or no answer within `write_timeout`.
-#[derive(Debug)]
-enum WriteError {
-    Db(tokio_postgres::Error),
-    TimedOut(Duration),
-}
-
-impl From<tokio_postgres::Error> for WriteError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        WriteError::Db(e)
-    }
-}
-
-impl WriteError {
-    /// Whether the connection itself may be broken (no answer, or not a refusal by the
-    /// server), so that the next attempt connects again.
-    fn connection_suspect(&self) -> bool {
-        match self {
-            WriteError::Db(e) => e.as_db_error().is_none(),
-            WriteError::TimedOut(_) => true,
-        }
-    }
-}
-
-impl std::fmt::Display for WriteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WriteError::Db(e) => f.write_str(&describe(e)),
-            WriteError::TimedOut(timeout) => write!(
-                f,
-                "no answer within {timeout:?} (audit_write_timeout); reconnecting"
-            ),
-        }
-    }
-}
-
-/// One statement (a COPY, a deduplicated insert) bounded by `timeout`: a database behind a
-/// partition neither answers nor closes, and would hold the writer until TCP gives up.
-async fn bounded<T>(
-    timeout: Duration,
-    statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
-) -> Result<T, WriteError> {
-    match tokio::time::timeout(timeout, statement).await {
-        Ok(result) => result.map_err(WriteError::Db),
-        Err(_) => Err(WriteError::TimedOut(timeout)),
     }
 }
