@@ -197,20 +197,6 @@ pub enum Format {
     Cef,
 }
 
-impl Format {
-    /// The library's format for the schema outputs.
-    pub fn schema(self) -> Option<audit_core::format::Format> {
-        use audit_core::format::Format as Schema;
-        match self {
-            Format::Otel => Some(Schema::Otel),
-            Format::Ecs => Some(Schema::Ecs),
-            Format::Ocsf => Some(Schema::Ocsf),
-            Format::Cef => Some(Schema::Cef),
-            Format::Jsonl | Format::Table | Format::Csv => None,
-        }
-    }
-}
-
 impl Select {
     pub fn filter(&self) -> Result<filter::Filter, CliError> {
         let now = time::OffsetDateTime::now_utc();

@@ -61,18 +61,21 @@ enum Printer<W: Write> {
 
 impl<W: Write> Printer<W> {
     fn new(format: Format, out: W) -> std::io::Result<Self> {
-        if let Some(schema) = format.schema() {
-            return Ok(Printer::Schema(out, schema, Vec::new()));
-        }
-        Ok(match format {
-            Format::Jsonl => Printer::Jsonl(out),
-            Format::Table => Printer::Table(out, Vec::new()),
-            Format::Csv | Format::Otel | Format::Ecs | Format::Ocsf | Format::Cef => {
+        use audit_core::format::Format as Schema;
+        let schema = match format {
+            Format::Jsonl => return Ok(Printer::Jsonl(out)),
+            Format::Table => return Ok(Printer::Table(out, Vec::new())),
+            Format::Csv => {
                 let mut csv = csv_writer(out);
                 csv.write_record(COLUMNS)?;
-                Printer::Csv(Box::new(csv))
+                return Ok(Printer::Csv(Box::new(csv)));
             }
-        })
+            Format::Otel => Schema::Otel,
+            Format::Ecs => Schema::Ecs,
+            Format::Ocsf => Schema::Ocsf,
+            Format::Cef => Schema::Cef,
+        };
+        Ok(Printer::Schema(out, schema, Vec::new()))
     }
 
     fn entry(&mut self, line: &str, entry: &Value) -> std::io::Result<()> {
