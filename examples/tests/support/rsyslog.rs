@@ -5,7 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+#[path = "../../../audit-core/tests/common/test_ca.rs"]
+mod test_ca;
 use std::time::{Duration, Instant};
+use test_ca::TestCa;
 
 pub struct Rsyslog {
     dir: PathBuf,
@@ -24,19 +28,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn run(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl (the command) makes the test's certificates");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Rsyslog {
     /// Makes a CA and a server certificate for `localhost`/127.0.0.1, writes the
     /// configuration and starts rsyslogd in the foreground.
@@ -46,103 +37,16 @@ impl Rsyslog {
             "rsyslogd is missing: apt-get install rsyslog rsyslog-openssl rsyslog-relp (.ci/run does)"
         );
         std::fs::create_dir_all(dir.join("work")).unwrap();
-        run(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-subj",
-                "/CN=audit-test-ca",
-                "-days",
-                "2",
-            ],
+        let ca = TestCa::new(dir);
+        ca.issue(
+            "server",
+            "/CN=localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
         );
-        run(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
-        );
-        std::fs::write(
-            dir.join("ext.cnf"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-        )
-        .unwrap();
-        run(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "cert.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-            ],
-        );
-        run(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "client.key",
-                "-out",
-                "client.csr",
-                "-subj",
-                "/CN=audited-client",
-            ],
-        );
-        std::fs::write(
-            dir.join("client.cnf"),
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
-        )
-        .unwrap();
-        run(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "client.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "client.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "client.cnf",
-            ],
+        ca.issue(
+            "client",
+            "/CN=audited-client",
+            "extendedKeyUsage=clientAuth",
         );
         let (tcp_port, tls_port) = (free_port(), free_port());
         let (relp_port, relp_tls_port) = (free_port(), free_port());
@@ -157,11 +61,11 @@ ruleset(name="audit") {{ action(type="omfile" file="{d}/received.log" template="
 input(type="imtcp" port="{tcp_port}" address="127.0.0.1" ruleset="audit")
 input(type="imtcp" port="{tls_port}" address="127.0.0.1" ruleset="audit"
       streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon"
-      streamDriver.CAFile="{d}/ca.pem" streamDriver.CertFile="{d}/cert.pem" streamDriver.KeyFile="{d}/key.pem")
+      streamDriver.CAFile="{d}/ca.pem" streamDriver.CertFile="{d}/server.pem" streamDriver.KeyFile="{d}/server.key")
 module(load="imrelp")
 input(type="imrelp" port="{relp_port}" address="127.0.0.1" ruleset="audit")
 input(type="imrelp" port="{relp_tls_port}" address="127.0.0.1" ruleset="audit" tls="on"
-      tls.caCert="{d}/ca.pem" tls.myCert="{d}/cert.pem" tls.myPrivKey="{d}/key.pem" tls.authMode="certvalid")
+      tls.caCert="{d}/ca.pem" tls.myCert="{d}/server.pem" tls.myPrivKey="{d}/server.key" tls.authMode="certvalid")
 "#
             ),
         )

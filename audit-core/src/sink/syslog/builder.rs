@@ -186,7 +186,7 @@ impl SyslogSinkBuilder {
 }
 
 /// This host's name (Linux: `/proc/sys/kernel/hostname`, else `$HOSTNAME`, else
-/// `localhost`), read once: syslog's HOSTNAME, OCSF's local endpoint.
+/// `localhost`), read once: the messages' HOSTNAME.
 fn local_hostname() -> &'static str {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
